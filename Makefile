@@ -1,0 +1,28 @@
+# gradlab course: `make lab` to learn, `make test` to check everything.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup lab test test-browser grade assign clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+# The whole suite: unit tests, notebook/.py pair checks, nbval over every notebook, browser tests.
+test: setup
+	$(PY) -m pytest tests --nbval notebooks solutions -q
+
+test-browser: setup
+	$(PY) -m pytest tests/browser -q
+
+clean:
+	rm -rf $(VENV) test-artifacts grade-reports
