@@ -1,0 +1,253 @@
+"""One real forward + backward pass that measures how much gradient reaches every layer.
+
+Used in notebooks/01_chain_rule (measured beside the factor table, and behind the gradient-flow
+widget). For layer l with output h_l = f(z_l), z_l = W_l h_(l-1) + b_l, the chain rule gives
+∂L/∂h_(l-1) = W_lᵀ (f'(z_l) ⊙ ∂L/∂h_l), so each layer scales the gradient by about
+rms(f'(z_l)) × gain(W_l), where gain(W) = std(W) · √fan_in. That product is the *predicted*
+per-layer factor printed beside the measured one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gradlab.activations import activation_derivative
+from gradlab.models import make_mlp
+from gradlab.theory import format_magnitude
+
+# Status of a layer from its gradient relative to the last layer's (the one nearest the loss).
+# Lower bounds, checked from the top; anything below the last bound has vanished.
+STATUS_BOUNDS: tuple[tuple[str, float], ...] = (
+    ("exploded", 1e4),
+    ("large", 10.0),
+    ("healthy", 0.1),
+    ("small", 1e-3),
+    ("very small", 1e-6),
+)
+STATUSES: tuple[str, ...] = tuple(name for name, _ in STATUS_BOUNDS) + ("vanished",)
+
+
+def classify_gradient(relative: float) -> str:
+    """Label a gradient norm relative to the last layer's: healthy, small, ..., exploded."""
+    if not math.isfinite(relative):
+        return "exploded"
+    for name, bound in STATUS_BOUNDS:
+        if relative >= bound:
+            return name
+    return "vanished"
+
+
+@dataclass(frozen=True)
+class GradientProbe:
+    """Per-layer gradient measurements from one backward pass (index 0 = first layer).
+
+    activation_grad_norms: ‖∂L/∂h_l‖ (Frobenius over the batch), the gradient reaching layer l's
+    output. weight_grad_norms: ‖∂L/∂W_l‖. measured_factors: ‖∂L/∂h_(l-1)‖ / ‖∂L/∂h_l‖ with h_0 the
+    input. predicted_factors: rms f'(z_l) × gain(W_l) (nan for layers without `.linear` and
+    `.activation`). Non-finite values stay inf/nan and are labelled 'exploded'.
+    """
+
+    layer_names: tuple[str, ...]
+    activation_grad_norms: np.ndarray
+    input_grad_norm: float
+    weight_grad_norms: np.ndarray
+    measured_factors: np.ndarray
+    activation_slopes: np.ndarray
+    weight_gains: np.ndarray
+    predicted_factors: np.ndarray
+    relative_grad_norms: np.ndarray
+    statuses: tuple[str, ...]
+    loss: float
+
+    @property
+    def depth(self) -> int:
+        """Number of probed layers."""
+        return len(self.layer_names)
+
+    @property
+    def total_measured(self) -> float:
+        """‖∂L/∂input‖ / ‖∂L/∂h_L‖: what the whole stack did to the gradient (product of factors)."""
+        with np.errstate(all="ignore"):
+            return float(self.input_grad_norm / self.activation_grad_norms[-1])
+
+    @property
+    def total_predicted(self) -> float:
+        """The product of the predicted per-layer factors."""
+        with np.errstate(all="ignore"):
+            return float(np.prod(self.predicted_factors))
+
+    def table(self) -> str:
+        """A readable per-layer table, first layer at the top."""
+        header = "   layer |    |dL/dh| |    |dL/dW| |   factor | predicted | status"
+        lines = [header]
+        for i in range(self.depth):
+            lines.append(
+                f"{self.layer_names[i]:>8} | {_sci(self.activation_grad_norms[i])} | "
+                f"{_sci(self.weight_grad_norms[i])} | {_fixed(self.measured_factors[i])} | "
+                f"{_fixed(self.predicted_factors[i], 9)} | {self.statuses[i]}"
+            )
+        lines.append(
+            f"total over {self.depth} layers: measured {format_magnitude(self.total_measured)}, "
+            f"predicted {format_magnitude(self.total_predicted)}"
+        )
+        return "\n".join(lines)
+
+
+def _sci(value: float, width: int = 10) -> str:
+    return (
+        f"{value:>{width}.2e}"
+        if math.isfinite(value)
+        else f"{'inf' if value > 0 else 'nan':>{width}}"
+    )
+
+
+def _fixed(value: float, width: int = 8) -> str:
+    return (
+        f"{value:>{width}.3f}"
+        if math.isfinite(value)
+        else f"{'-' if math.isnan(value) else 'inf':>{width}}"
+    )
+
+
+def _norm(tensor: torch.Tensor | None) -> float:
+    if tensor is None:
+        return 0.0
+    return float(torch.linalg.vector_norm(tensor.detach().double()))
+
+
+def _slope_and_gain(layer: nn.Module, pre_activation: torch.Tensor | None) -> tuple[float, float]:
+    """rms f'(z) over the batch and std(W)·√fan_in, or nan when the layer is not linear→activation."""
+    linear = getattr(layer, "linear", None)
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "name", None)
+    if pre_activation is None or not isinstance(linear, nn.Linear) or name is None:
+        return math.nan, math.nan
+    weight = linear.weight.detach().double()
+    gain = float(weight.std() * math.sqrt(weight.shape[1]))
+    if not bool(torch.isfinite(pre_activation).all()):
+        return math.nan, gain  # the forward pass overflowed: f'(z) is meaningless
+    slope = activation_derivative(name, pre_activation.detach().double())
+    rms_slope = float(torch.sqrt(torch.mean(slope * slope)))
+    return rms_slope, gain
+
+
+def probe_gradients(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    *,
+    layers: Sequence[nn.Module] | None = None,
+    seed: int = 0,
+) -> GradientProbe:
+    """Run one forward and backward pass and measure the gradient at every layer.
+
+    Args:
+        model: any module; by default its `.layers` are probed (gradlab models have them).
+        x: input batch. y: targets (default: random class labels drawn with `seed`).
+        loss_fn: loss(output, y) (default: cross-entropy).
+        layers: the modules to probe, in forward order, if the model has no `.layers`.
+    """
+    if layers is None:
+        if not hasattr(model, "layers"):
+            raise ValueError("layers must be given for a model without a `.layers` attribute")
+        layers = list(model.layers)
+    layers = list(layers)
+    if not layers:
+        raise ValueError("layers must contain at least one module")
+    names = {id(module): name for name, module in model.named_modules()}
+    outputs: dict[int, torch.Tensor] = {}
+    pre_activations: dict[int, torch.Tensor] = {}
+    handles = []
+    for index, layer in enumerate(layers):
+        handles.append(layer.register_forward_hook(_store(outputs, index)))
+        if isinstance(getattr(layer, "linear", None), nn.Linear):
+            handles.append(layer.linear.register_forward_hook(_store(pre_activations, index)))
+    try:
+        x = x.detach().clone().requires_grad_(True)
+        output = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if len(outputs) != len(layers):
+        raise ValueError("every module in layers must run in the model's forward pass")
+    if loss_fn is None:
+        loss_fn = F.cross_entropy
+    if y is None:
+        generator = torch.Generator().manual_seed(seed)
+        y = torch.randint(0, output.shape[-1], (output.shape[0],), generator=generator)
+    loss = loss_fn(output, y)
+
+    hidden = [outputs[i] for i in range(len(layers))]
+    weights = [getattr(getattr(layer, "linear", None), "weight", None) for layer in layers]
+    wanted = [x] + hidden + [w for w in weights if w is not None]
+    grads = torch.autograd.grad(loss, wanted, allow_unused=True)
+    input_grad, hidden_grads, weight_grads = (
+        grads[0],
+        grads[1 : 1 + len(hidden)],
+        iter(grads[1 + len(hidden) :]),
+    )
+
+    activation_norms = np.array([_norm(g) for g in hidden_grads])
+    weight_norms = np.array(
+        [_norm(next(weight_grads)) if w is not None else math.nan for w in weights]
+    )
+    input_norm = _norm(input_grad)
+    below = np.concatenate([[input_norm], activation_norms[:-1]])
+    slopes, gains = zip(
+        *(_slope_and_gain(layer, pre_activations.get(i)) for i, layer in enumerate(layers))
+    )
+    with np.errstate(all="ignore"):
+        measured = below / activation_norms
+        relative = activation_norms / activation_norms[-1]
+        predicted = np.array(slopes) * np.array(gains)
+    if activation_norms[-1] == 0:
+        relative = np.where(activation_norms == 0, 0.0, np.inf)
+    return GradientProbe(
+        layer_names=tuple(names.get(id(layer), f"layer{i}") for i, layer in enumerate(layers)),
+        activation_grad_norms=activation_norms,
+        input_grad_norm=input_norm,
+        weight_grad_norms=weight_norms,
+        measured_factors=measured,
+        activation_slopes=np.array(slopes),
+        weight_gains=np.array(gains),
+        predicted_factors=predicted,
+        relative_grad_norms=relative,
+        statuses=tuple(classify_gradient(r) for r in relative),
+        loss=float(loss.detach()),
+    )
+
+
+def _store(into: dict[int, torch.Tensor], index: int):
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        into[index] = output
+
+    return hook
+
+
+def make_batch(in_features: int, batch_size: int = 64, seed: int = 0) -> torch.Tensor:
+    """A standard-normal input batch, reproducible from `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch_size, in_features, generator=generator)
+
+
+def measure_gradient_flow(
+    depth: int,
+    activation: str = "relu",
+    weight_scale: float = 1.0,
+    init: str = "he",
+    *,
+    width: int = 64,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> GradientProbe:
+    """Build a fresh DeepMLP with these settings and probe it on a random batch (all seeded)."""
+    model = make_mlp(depth, width, activation, init, weight_scale, seed=seed)
+    return probe_gradients(model, make_batch(width, batch_size, seed), seed=seed)

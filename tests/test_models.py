@@ -1,0 +1,51 @@
+"""gradlab.models: shapes, names, init statistics and argument errors."""
+
+import math
+
+import pytest
+import torch
+
+from gradlab.models import INITS, init_std, make_mlp
+
+
+def test_shapes_and_names():
+    model = make_mlp(depth=3, width=16, activation="tanh", in_features=8, out_features=4)
+    assert model(torch.randn(5, 8)).shape == (5, 4)
+    names = {name for name, _ in model.named_modules()}
+    assert {"layers.0", "layers.0.linear", "layers.2.activation", "head"} <= names
+
+
+@pytest.mark.parametrize("init", INITS)
+def test_weight_std_follows_init_and_scale(init):
+    model = make_mlp(depth=4, width=256, init=init, weight_scale=0.5, seed=1)
+    weight = model.layers[1].linear.weight.detach()
+    assert float(weight.std()) == pytest.approx(init_std(init, 256, 256, 0.5), rel=0.02)
+    assert float(model.layers[1].linear.bias.abs().max()) == 0.0
+
+
+def test_he_std_closed_form():
+    assert init_std("he", 100, 7) == pytest.approx(math.sqrt(2 / 100))
+    assert init_std("xavier", 100, 300) == pytest.approx(math.sqrt(2 / 400))
+
+
+def test_seed_reproducible_and_distinct():
+    a, b, c = make_mlp(seed=3), make_mlp(seed=3), make_mlp(seed=4)
+    assert torch.equal(a.layers[0].linear.weight, b.layers[0].linear.weight)
+    assert not torch.equal(a.layers[0].linear.weight, c.layers[0].linear.weight)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"depth": 0}, "depth must be an integer >= 1; got 0"),
+        ({"width": -1}, "width must be an integer >= 1; got -1"),
+        ({"init": "orthogonal"}, "init must be one of xavier, he, normal; got 'orthogonal'"),
+        ({"weight_scale": 0}, "weight_scale must be a number > 0; got 0"),
+        ({"weight_scale": -2.0}, "weight_scale must be a number > 0"),
+        ({"activation": "softplus"}, "activation must be one of"),
+    ],
+    ids=["depth0", "width-1", "init", "scale0", "scale-neg", "activation"],
+)
+def test_bad_arguments_name_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make_mlp(**kwargs)

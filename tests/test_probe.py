@@ -1,0 +1,116 @@
+"""gradlab.probe against a hand-written autograd pass, and its labels at the extremes."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gradlab.models import make_mlp
+from gradlab.probe import (
+    STATUSES,
+    classify_gradient,
+    make_batch,
+    measure_gradient_flow,
+    probe_gradients,
+)
+
+
+def reference_norms(model, x, y):
+    """‖∂L/∂h_l‖ and ‖∂L/∂W_l‖ by retain_grad on a manual forward pass (the oracle)."""
+    hidden = []
+    h = x.clone().requires_grad_(True)
+    for layer in model.layers:
+        h = layer(h)
+        h.retain_grad()
+        hidden.append(h)
+    loss = F.cross_entropy(model.head(h), y)
+    loss.backward()
+    return (
+        [float(t.grad.norm()) for t in hidden],
+        [float(layer.linear.weight.grad.norm()) for layer in model.layers],
+        float(loss.detach()),
+    )
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "gelu"])
+def test_norms_match_autograd_oracle(activation):
+    model = make_mlp(depth=6, width=32, activation=activation, init="xavier", seed=2)
+    x = make_batch(32, 16, seed=5)
+    y = torch.randint(0, 10, (16,), generator=torch.Generator().manual_seed(9))
+    probe = probe_gradients(model, x, y)
+    hidden_norms, weight_norms, loss = reference_norms(model, x, y)
+    np.testing.assert_allclose(probe.activation_grad_norms, hidden_norms, rtol=1e-5)
+    np.testing.assert_allclose(probe.weight_grad_norms, weight_norms, rtol=1e-5)
+    assert probe.loss == pytest.approx(loss, rel=1e-6)
+    assert probe.layer_names == tuple(f"layers.{i}" for i in range(6))
+
+
+def test_factors_multiply_to_total():
+    probe = measure_gradient_flow(12, "tanh", 1.0, "xavier")
+    assert np.prod(probe.measured_factors) == pytest.approx(probe.total_measured, rel=1e-9)
+    assert probe.total_measured == pytest.approx(
+        probe.input_grad_norm / probe.activation_grad_norms[-1]
+    )
+
+
+def test_sigmoid_prediction_close_to_measurement():
+    probe = measure_gradient_flow(10, "sigmoid", 1.0, "xavier")
+    # the mean-field prediction rms f'(z)·gain(W) tracks every layer within 20%
+    np.testing.assert_allclose(probe.predicted_factors, probe.measured_factors, rtol=0.2)
+    # and every factor is below sigmoid's ceiling of 0.25 times the weight gain
+    assert np.all(probe.activation_slopes <= 0.25 + 1e-12)
+    assert probe.statuses[0] in ("very small", "vanished")
+
+
+def test_he_relu_keeps_gradients_healthy():
+    probe = measure_gradient_flow(20, "relu", 1.0, "he")
+    assert set(probe.statuses) == {"healthy"}
+    assert 0.3 < probe.total_measured < 3
+
+
+def test_overflow_gives_labels_not_exceptions():
+    probe = measure_gradient_flow(50, "relu", 3.0, "normal")
+    assert not math.isfinite(probe.total_measured)
+    assert "exploded" in probe.statuses
+    assert all(status in STATUSES for status in probe.statuses)
+    assert "exploded" in probe.table()
+
+
+def test_learner_model_with_explicit_layers():
+    blocks = [nn.Sequential(nn.Linear(8, 8), nn.ReLU(inplace=True)) for _ in range(3)]
+    model = nn.Sequential(*blocks, nn.Linear(8, 3))
+    probe = probe_gradients(model, torch.randn(4, 8), layers=blocks)
+    assert probe.layer_names == ("0", "1", "2")
+    assert np.all(np.isnan(probe.predicted_factors))  # no .linear/.activation to predict from
+    assert np.all(np.isfinite(probe.activation_grad_norms))
+
+
+def test_model_without_layers_needs_them_named():
+    with pytest.raises(ValueError, match="layers must be given"):
+        probe_gradients(nn.Linear(3, 2), torch.randn(2, 3))
+
+
+def test_layer_not_in_forward_is_an_error():
+    model = make_mlp(depth=2, width=4)
+    with pytest.raises(ValueError, match="must run in the model's forward"):
+        probe_gradients(model, torch.randn(2, 4), layers=[nn.Linear(4, 4)])
+
+
+@pytest.mark.parametrize(
+    ("relative", "status"),
+    [
+        (1.0, "healthy"),
+        (0.05, "small"),
+        (1e-5, "very small"),
+        (1e-9, "vanished"),
+        (50.0, "large"),
+        (1e6, "exploded"),
+        (math.inf, "exploded"),
+        (math.nan, "exploded"),
+    ],
+)
+def test_classify_gradient(relative, status):
+    assert classify_gradient(relative) == status
