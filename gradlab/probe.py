@@ -83,6 +83,34 @@ class GradientProbe:
         with np.errstate(all="ignore"):
             return float(np.prod(self.predicted_factors))
 
+    @property
+    def typical_factor(self) -> float:
+        """The geometric mean of the measured factors: what one layer does, on average."""
+        with np.errstate(all="ignore"):
+            return float(self.total_measured ** (1.0 / self.depth))
+
+    @property
+    def predicted_grad_norms(self) -> np.ndarray:
+        """‖∂L/∂h_l‖ predicted from the last layer's gradient times the predicted factors above l."""
+        with np.errstate(all="ignore"):
+            above = np.cumprod(self.predicted_factors[:0:-1])[::-1]  # product over layers l+1..L
+            return self.activation_grad_norms[-1] * np.append(above, 1.0)
+
+    def summary(self) -> str:
+        """Three lines a learner reads: first-layer gradient, per-layer factor, total over depth."""
+        slope = _geometric_mean(self.activation_slopes)
+        gain = _geometric_mean(self.weight_gains)
+        return (
+            f"First layer gradient: {format_magnitude(self.relative_grad_norms[0])} of the last "
+            f"layer's ({self.statuses[0]})\n"
+            f"Each layer multiplies by ~{format_magnitude(self.typical_factor)} "
+            f"(predicted f'(z) × gain(W) = {format_magnitude(slope)} × {format_magnitude(gain)}"
+            f" = {format_magnitude(slope * gain)})\n"
+            f"Over {self.depth} layer{'s' if self.depth > 1 else ''}: "
+            f"measured ×{format_magnitude(self.total_measured)}, "
+            f"predicted ×{format_magnitude(self.total_predicted)}"
+        )
+
     def table(self) -> str:
         """A readable per-layer table, first layer at the top."""
         header = "   layer |    |dL/dh| |    |dL/dW| |   factor | predicted | status"
@@ -98,6 +126,11 @@ class GradientProbe:
             f"predicted {format_magnitude(self.total_predicted)}"
         )
         return "\n".join(lines)
+
+
+def _geometric_mean(values: np.ndarray) -> float:
+    with np.errstate(all="ignore"):
+        return float(np.exp(np.mean(np.log(values))))
 
 
 def _sci(value: float, width: int = 10) -> str:

@@ -1,0 +1,30 @@
+"""The factor table measured on real ReLU networks agrees with factor^depth."""
+
+import math
+
+import pytest
+
+from gradlab.factor_measurement import measure_factor_table
+
+
+@pytest.fixture(scope="module")
+def table():
+    return measure_factor_table()
+
+
+def test_every_row_within_a_factor_of_1_6(table):
+    for row in table.rows:
+        for depth in table.depths:
+            assert 1 / 1.6 < row.ratio(depth) < 1.6, (row.factor, depth, row.measured[depth])
+
+
+def test_vanishing_and_exploding_rows_move_the_right_way(table):
+    measured = {row.factor: row.measured for row in table.rows}
+    assert measured[0.5][50] < 1e-14
+    assert measured[1.5][50] > 1e8
+    assert all(math.isfinite(v) for row in table.rows for v in row.measured.values())
+
+
+def test_table_prints_theory_and_measurement(table):
+    text = str(table)
+    assert "117.39" in text and "ratio" in text
