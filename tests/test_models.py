@@ -20,7 +20,7 @@ def test_weight_std_follows_init_and_scale(init):
     model = make_mlp(depth=4, width=256, init=init, weight_scale=0.5, seed=1)
     weight = model.layers[1].linear.weight.detach()
     assert float(weight.std()) == pytest.approx(init_std(init, 256, 256, 0.5), rel=0.02)
-    assert float(model.layers[1].linear.bias.abs().max()) == 0.0
+    assert float(model.layers[1].linear.bias.detach().abs().max()) == 0.0
 
 
 def test_he_std_closed_form():
