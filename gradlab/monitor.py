@@ -1,0 +1,371 @@
+"""GradientMonitor: record gradient flow of any nn.Module during a normal training loop, cheaply.
+
+    with gradlab.GradientMonitor(model, every=10) as monitor:
+        for x, y in loader: ...            # your loop, unchanged
+    print(monitor.report())
+
+Why not register_full_backward_hook (the seeds' monitor)? It wraps a module's inputs and outputs in
+views and fails on in-place ops such as ReLU(inplace=True) or `x += shortcut` (pytorch issue
+61519). We use forward hooks plus tensor hooks on each layer's output instead: a tensor hook
+registered before an in-place op fires with the gradient of the value it was registered on.
+
+Cost: nothing is moved to the host per layer. Parameter gradient norms use one fused foreach
+kernel at the end of backward; all numbers of a step are stacked and transferred once. On steps
+that are not recorded only two hooks on the root module run. Used in notebooks/07_monitoring.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from types import TracebackType
+
+import numpy as np
+import torch
+import torch.optim.optimizer as optim_hooks
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+from gradlab.activation_stats import classify_activation, count_flagged
+from gradlab.findings import Report, Thresholds, find_problems
+from gradlab.history import History, NonFiniteEvent, Recording
+from gradlab.monitor_step import StepBuffer, first_tensor, sampled_view, to_host
+
+PARAM_QUANTITIES = ("grad_norm", "has_grad")
+LAYER_QUANTITIES = (
+    "layer_grad_norm",  # sqrt of the sum of the layer's squared parameter-gradient norms
+    "output_grad_norm",  # ||dL/d output|| of the layer (summed over calls)
+    "output_grad_rms",  # the same divided by sqrt(number of elements): comparable across layers
+    "activation_mean",
+    "activation_std",
+    "fraction_dead",  # of the ReLU-family module right after the layer
+    "fraction_saturated",  # of the sigmoid/tanh module right after the layer
+    "update_ratio",  # ||delta theta|| / ||theta|| across optimizer.step
+    "called",  # 1 if the layer's forward ran in the step
+)
+
+
+class GradientMonitor:
+    """Record per-layer gradient flow every `every` training steps of any nn.Module.
+
+    A step is one forward call of `model` with gradients enabled (calls under torch.no_grad(),
+    e.g. validation, are not counted). Use as a context manager or call attach() / detach().
+
+    Args:
+        model: the module to watch; layers are its submodules with their own trainable parameters.
+        every: record every N-th step (step 0, N, 2N, ...).
+        history_size: rows kept per quantity; older rows are dropped (bounded memory).
+        activations: record activation mean/std and dead/saturated fractions.
+        output_grads: record the gradient norm reaching each layer's output.
+        updates: record the update-to-data ratio ||delta theta|| / ||theta|| across any
+            torch.optim optimizer's step() that updates the model's parameters.
+        update_sample: estimate the update ratio from at most this many evenly strided elements
+            per parameter (None: exact, costs a copy of the parameters every recorded step).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        every: int = 1,
+        history_size: int = 1000,
+        activations: bool = True,
+        output_grads: bool = True,
+        updates: bool = True,
+        update_sample: int | None = 4096,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        if update_sample is not None and update_sample < 1:
+            raise ValueError(f"update_sample must be None or >= 1, got {update_sample!r}")
+        self.model = model
+        self.every = every
+        self.activations = activations
+        self.output_grads = output_grads
+        self.updates = updates
+        self.update_sample = update_sample
+
+        # Layers: modules owning trainable parameters; each parameter belongs to its first owner.
+        self._layer_modules: list[nn.Module] = []
+        self.layers: list[str] = []
+        self._params: list[nn.Parameter] = []
+        self.params: list[str] = []
+        param_layers: list[int] = []
+        for name, module in model.named_modules():
+            own = [
+                (f"{name}.{p_name}" if name else p_name, p)
+                for p_name, p in module.named_parameters(recurse=False)
+                if p.requires_grad and all(p is not q for q in self._params)
+            ]
+            if own:
+                param_layers += [len(self.layers)] * len(own)
+                self.layers.append(name)
+                self._layer_modules.append(module)
+                self.params += [p_name for p_name, _ in own]
+                self._params += [p for _, p in own]
+        self._param_index = {id(p): i for i, p in enumerate(self._params)}
+        self._param_layers = np.asarray(param_layers, dtype=np.int64)
+        self._param_sizes = np.asarray([p.numel() for p in self._params], dtype=np.int64)
+        self._layer_activation = [""] * len(self.layers)
+        self._forward_order: list[int] = []
+        self._activation_modules = [
+            (module, kind)
+            for module in model.modules()
+            if (kind := classify_activation(module)) and module not in self._layer_modules
+        ]
+
+        columns: dict[str, list[str]] = {"global_grad_norm": ["global"]}
+        columns |= {q: self.params for q in PARAM_QUANTITIES}
+        columns |= {q: self.layers for q in LAYER_QUANTITIES}
+        self.history = History(columns, history_size)
+        self.non_finite: NonFiniteEvent | None = None
+        self.steps_seen = 0
+        self._pending: StepBuffer | None = None
+        self._last_layer: int | None = None
+        self._handles: list[RemovableHandle] = []
+        self._layer_handles: list[RemovableHandle] = []
+        self._attached = False
+
+    # ----------------------------------------------------------------- attach / detach
+    def attach(self) -> GradientMonitor:
+        """Register the hooks; returns self."""
+        if self._attached:
+            raise RuntimeError("this GradientMonitor is already attached; call detach() first")
+        self._handles = [
+            self.model.register_forward_pre_hook(self._on_forward_start),
+            self.model.register_forward_hook(self._on_forward_end),
+        ]
+        if self.updates:
+            self._handles += [
+                optim_hooks.register_optimizer_step_pre_hook(self._on_optimizer_pre_step),
+                optim_hooks.register_optimizer_step_post_hook(self._on_optimizer_post_step),
+            ]
+        self._attached = True
+        return self
+
+    def detach(self) -> None:
+        """Remove every hook and store the last pending step; safe to call twice."""
+        for handle in self._handles + self._layer_handles:
+            handle.remove()
+        self._handles, self._layer_handles = [], []
+        self._attached = False
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.remove_tensor_hooks()
+            if pending.backward_done:
+                self._store(pending)
+
+    def __enter__(self) -> GradientMonitor:
+        return self.attach()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.detach()
+
+    # ----------------------------------------------------------------- results
+    def recording(self) -> Recording:
+        """The measured quantities so far (stores a finished pending step first)."""
+        pending = self._pending
+        if pending is not None and pending.backward_done:
+            self._pending = None
+            pending.remove_tensor_hooks()
+            self._store(pending)
+        return Recording(
+            layers=list(self.layers),
+            layer_types=[type(m).__name__ for m in self._layer_modules],
+            layer_activations=list(self._layer_activation),
+            forward_order=list(self._forward_order),
+            params=list(self.params),
+            param_layers=self._param_layers.copy(),
+            param_sizes=self._param_sizes.copy(),
+            history=self.history,
+            non_finite=self.non_finite,
+            steps_seen=self.steps_seen,
+            every=self.every,
+        )
+
+    def report(
+        self, *, clip_threshold: float | None = None, thresholds: Thresholds | None = None
+    ) -> Report:
+        """Diagnose the recorded history; pass the clip_grad_norm_ max_norm you use, if any."""
+        return find_problems(self.recording(), clip_threshold=clip_threshold, thresholds=thresholds)
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """The history as arrays (rows = recorded steps); column names are .params / .layers."""
+        return self.recording().history.to_numpy()
+
+    def to_dict(self) -> dict[str, object]:
+        """The history as plain dicts and lists, keyed by parameter or layer name."""
+        return self.recording().to_dict()
+
+    # ----------------------------------------------------------------- forward
+    def _on_forward_start(self, module: nn.Module, args: tuple) -> None:
+        if not torch.is_grad_enabled():
+            return
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.remove_tensor_hooks()
+            if pending.backward_done:
+                self._store(pending)
+        step = self.steps_seen
+        self.steps_seen += 1
+        if step % self.every:
+            self._remove_layer_hooks()
+            return
+        self._pending = StepBuffer(step)
+        self._last_layer = None
+        if self.activations or self.output_grads:
+            self._install_layer_hooks()
+        x = first_tensor(args)
+        if x is not None and x.is_floating_point():
+            self._pending.input_finite = torch.isfinite(x).all()
+
+    def _on_forward_end(self, module: nn.Module, args: tuple, output: object) -> None:
+        pending = self._pending
+        if pending is None or not torch.is_grad_enabled() or pending.forward_done:
+            return
+        pending.forward_done = True
+        # One hook on the model's output tells us backward started, whatever else is hooked.
+        out = first_tensor(output)
+        if out is not None and out.requires_grad:
+            pending.tensor_hooks.append(out.register_hook(partial(self._on_backward, pending)))
+
+    def _install_layer_hooks(self) -> None:
+        if self._layer_handles:
+            return
+        for index, module in enumerate(self._layer_modules):
+            hook = partial(self._on_layer_output, index)
+            self._layer_handles.append(module.register_forward_hook(hook))
+        if self.activations:
+            for module, kind in self._activation_modules:
+                hook = partial(self._on_activation_output, kind)
+                self._layer_handles.append(module.register_forward_hook(hook))
+
+    def _remove_layer_hooks(self) -> None:
+        for handle in self._layer_handles:
+            handle.remove()
+        self._layer_handles = []
+
+    def _on_layer_output(self, index: int, module: nn.Module, args: tuple, output: object) -> None:
+        pending = self._pending
+        if pending is None or pending.forward_done:
+            return
+        self._last_layer = index
+        pending.called.append(index)
+        out = first_tensor(output)
+        if out is None or not out.is_floating_point():
+            return
+        if self.activations:
+            values = out.detach()
+            pending.act_layers.append(index)
+            pending.act_sizes.append(values.numel())
+            # sum and L2 norm are single fast kernels; mean and std follow on the host.
+            pending.act_values += [values.sum(), torch.linalg.vector_norm(values)]
+        if self.output_grads and out.requires_grad:
+            hook = partial(self._on_output_grad, pending, index, out.numel())
+            pending.tensor_hooks.append(out.register_hook(hook))
+
+    def _on_activation_output(self, kind: str, module: nn.Module, args: tuple, output: object):
+        pending, index = self._pending, self._last_layer
+        if pending is None or index is None or pending.forward_done:
+            return
+        out = first_tensor(output)
+        if out is None:
+            return
+        self._layer_activation[index] = kind
+        pending.flag_layers.append(index)
+        pending.flag_sizes.append(out.numel())
+        pending.flag_saturation.append(kind in ("sigmoid", "tanh"))
+        pending.flag_values.append(count_flagged(out, kind))
+
+    # ----------------------------------------------------------------- backward
+    def _on_backward(self, pending: StepBuffer, grad: torch.Tensor) -> None:
+        if pending is self._pending and not pending.callback_queued:
+            pending.callback_queued = True
+            engine = torch.autograd.Variable._execution_engine
+            engine.queue_callback(partial(self._on_backward_end, pending))
+
+    def _on_output_grad(self, pending: StepBuffer, index: int, size: int, grad: torch.Tensor):
+        if pending is not self._pending:
+            return
+        self._on_backward(pending, grad)
+        pending.grad_out_layers.append(index)
+        pending.grad_out_sizes.append(size)
+        pending.grad_out_values.append(torch.linalg.vector_norm(grad.detach()))
+
+    def _on_backward_end(self, pending: StepBuffer) -> None:
+        """Runs once when autograd finishes: every .grad of this backward is accumulated."""
+        if pending is not self._pending:
+            return
+        grads, indices = [], []
+        for i, p in enumerate(self._params):
+            grad = p.grad
+            if grad is not None:
+                grads.append(grad._values() if grad.is_sparse else grad.detach())
+                indices.append(i)
+        pending.grad_params = indices
+        pending.grad_values = list(torch._foreach_norm(grads)) if grads else []
+        pending.backward_done = True
+
+    # ----------------------------------------------------------------- optimizer step
+    def _optimizer_params(self, optimizer: torch.optim.Optimizer) -> tuple[list[int], list]:
+        indices = []
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                i = self._param_index.get(id(p))
+                if i is not None and p.grad is not None:
+                    indices.append(i)
+        views = [sampled_view(self._params[i], self.update_sample) for i in indices]
+        return indices, views
+
+    def _on_optimizer_pre_step(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+        pending = self._pending
+        if pending is None or not pending.backward_done or id(optimizer) in pending.snapshots:
+            return
+        indices, views = self._optimizer_params(optimizer)
+        if indices:
+            with torch.no_grad():
+                before = torch._foreach_mul(views, 1.0)  # a copy in one fused kernel
+            pending.snapshots[id(optimizer)] = (indices, before)
+
+    def _on_optimizer_post_step(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+        pending = self._pending
+        if pending is None or id(optimizer) not in pending.snapshots:
+            return
+        indices, before = pending.snapshots[id(optimizer)]
+        pending.snapshots[id(optimizer)] = (indices, [])  # free the copy, remember it stepped
+        views = [sampled_view(self._params[i], self.update_sample) for i in indices]
+        with torch.no_grad():
+            data_norms = torch._foreach_norm(before)
+            torch._foreach_sub_(before, views)
+            delta_norms = torch._foreach_norm(before)
+        pending.update_params += indices
+        pending.update_sizes += [v.numel() for v in views]
+        pending.data_values += list(data_norms)
+        pending.delta_values += list(delta_norms)
+
+    # ----------------------------------------------------------------- store one step
+    def _store(self, pending: StepBuffer) -> None:
+        """Move the step's numbers to the host in one transfer and append a history row."""
+        values = to_host(pending.all_values())
+        if pending.called and not self._forward_order:
+            self._forward_order = list(dict.fromkeys(pending.called))
+        row, event = pending.to_row(
+            values,
+            n_layers=len(self.layers),
+            param_layers=self._param_layers,
+            param_sizes=self._param_sizes,
+            layer_hooks=self.activations or self.output_grads,
+        )
+        if self.non_finite is None and event is not None:
+            quantity, index, is_param = event
+            layer = (
+                self.layers[self._param_layers[index] if is_param else index] if index >= 0 else ""
+            )
+            self.non_finite = NonFiniteEvent(pending.step, layer, quantity)
+        self.history.append(pending.step, row)

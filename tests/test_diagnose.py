@@ -1,0 +1,221 @@
+"""A zoo of deliberately broken models: each must give the right finding kind at the right layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+from torch import nn
+
+from gradlab.diagnose import Finding, Report, diagnose
+from gradlab.monitor import GradientMonitor
+
+WIDTH = 32
+LOSS = nn.CrossEntropyLoss()
+
+
+def he_init(layer: nn.Linear) -> None:
+    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    nn.init.zeros_(layer.bias)
+
+
+def make_mlp(
+    activation: Callable[[], nn.Module] = nn.ReLU,
+    depth: int = 6,
+    init: Callable[[nn.Linear], None] | None = he_init,
+) -> nn.Sequential:
+    """Linear layers are named '0', '2', ..., '2 * depth' (the output layer)."""
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layer = nn.Linear(WIDTH, WIDTH)
+        if init is not None:
+            init(layer)
+        layers += [layer, activation()]
+    return nn.Sequential(*layers, nn.Linear(WIDTH, 10))
+
+
+def batch(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(64, WIDTH, generator=generator), torch.randint(
+        0, 10, (64,), generator=generator
+    )
+
+
+class ResidualMLP(nn.Module):
+    """Pre-norm residual MLP with He init: healthy."""
+
+    def __init__(self, depth: int = 8) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.LayerNorm(WIDTH), nn.Linear(WIDTH, WIDTH), nn.ReLU(), nn.Linear(WIDTH, WIDTH)
+            )
+            for _ in range(depth)
+        )
+        for block in self.blocks:
+            he_init(block[1])
+            he_init(block[3])
+        self.head = nn.Linear(WIDTH, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = x + block(x)
+        return self.head(x)
+
+
+class PreNormTransformer(nn.Module):
+    """nn.TransformerEncoder with norm_first=True and a linear head: healthy at init."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        layer = nn.TransformerEncoderLayer(
+            WIDTH, 4, dim_feedforward=64, dropout=0.0, batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers=3, enable_nested_tensor=False)
+        self.head = nn.Linear(WIDTH, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x.view(len(x), 4, WIDTH // 4).repeat(1, 1, 4)).mean(1))
+
+
+class DetachedBody(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Linear(WIDTH, WIDTH), nn.ReLU(), nn.Linear(WIDTH, WIDTH))
+        self.head = nn.Linear(WIDTH, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.body(x)).detach())
+
+
+class UnusedLayer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.hidden = nn.Linear(WIDTH, WIDTH)
+        self.spare = nn.Linear(WIDTH, WIDTH)  # defined, never called
+        self.head = nn.Linear(WIDTH, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.hidden(x)))
+
+
+def negative_bias_mlp() -> nn.Sequential:
+    model = make_mlp()
+    with torch.no_grad():
+        model[4].bias.fill_(-10.0)  # every unit after the third Linear is dead
+    return model
+
+
+def find(report: Report, kind: str) -> list[Finding]:
+    return [f for f in report.findings if f.kind == kind]
+
+
+BROKEN = {
+    "deep_sigmoid": (lambda: make_mlp(nn.Sigmoid, depth=10, init=None), "vanishing", "0"),
+    "too_large_init": (
+        lambda: make_mlp(init=lambda layer: nn.init.normal_(layer.weight, std=1.0)),
+        "exploding",
+        "0",
+    ),
+    "saturated_tanh": (
+        lambda: make_mlp(nn.Tanh, init=lambda layer: nn.init.normal_(layer.weight, std=0.8)),
+        "saturation",
+        "0",
+    ),
+    "relu_negative_bias": (negative_bias_mlp, "dead_units", "4"),
+    "detached_submodule": (DetachedBody, "no_grad", "body.0"),
+    "unused_layer": (UnusedLayer, "no_grad", "spare"),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_broken_model_gets_the_right_finding_at_the_right_layer(name: str) -> None:
+    make, kind, layer = BROKEN[name]
+    report = diagnose(make(), batch(), LOSS)
+    found = find(report, kind)
+    assert found, f"expected {kind}, got:\n{report}"
+    assert found[0].layer == layer, str(report)
+    assert found[0].fix and found[0].evidence
+
+
+def test_detached_submodule_names_every_starved_layer_and_the_cause() -> None:
+    report = diagnose(DetachedBody(), batch(), LOSS)
+    assert {f.layer for f in find(report, "no_grad")} == {"body.0", "body.2"}
+    assert "detached" in find(report, "no_grad")[0].evidence
+    assert "unused" in find(diagnose(UnusedLayer(), batch(), LOSS), "no_grad")[0].evidence
+
+
+def test_nan_input_is_a_non_finite_error_at_the_first_layer() -> None:
+    x, y = batch()
+    x[3, 5] = float("nan")
+    report = diagnose(make_mlp(), (x, y), LOSS)
+    (finding,) = find(report, "non_finite")
+    assert (finding.layer, finding.severity) == ("0", "error")
+    assert "input" in finding.evidence and "data" in finding.fix
+
+
+def test_too_high_learning_rate_gives_bad_update_ratio() -> None:
+    assert find(diagnose(make_mlp(), batch(), LOSS, lr=10.0), "bad_update_ratio")
+    model = make_mlp()
+    x, y = batch()
+    optimizer = torch.optim.SGD(model.parameters(), lr=2.0)
+    with GradientMonitor(model) as monitor:
+        for _ in range(4):
+            optimizer.zero_grad()
+            LOSS(model(x), y).backward()
+            optimizer.step()
+    report = monitor.report()
+    errors = [f for f in report.errors if f.kind in ("bad_update_ratio", "non_finite")]
+    assert errors, str(report)
+
+
+def test_clipping_every_step_is_too_aggressive() -> None:
+    model = make_mlp()
+    x, y = batch()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with GradientMonitor(model) as monitor:
+        for _ in range(4):
+            optimizer.zero_grad()
+            LOSS(model(x), y).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.01)
+            optimizer.step()
+    assert find(monitor.report(clip_threshold=0.01), "clipping_too_aggressive")
+    assert not find(monitor.report(clip_threshold=100.0), "clipping_too_aggressive")
+    assert not find(monitor.report(), "clipping_too_aggressive")
+
+
+HEALTHY = {
+    "he_relu_mlp": make_mlp,
+    "residual_mlp_he": ResidualMLP,
+    "prenorm_transformer": PreNormTransformer,
+}
+
+
+@pytest.mark.parametrize("name", list(HEALTHY))
+def test_healthy_model_has_no_error(name: str) -> None:
+    report = diagnose(HEALTHY[name](), batch(), LOSS)
+    assert report.ok, str(report)
+
+
+def test_report_prints_a_table_and_diagnose_restores_grads() -> None:
+    model = make_mlp(nn.Sigmoid, depth=10, init=None)
+    model(batch()[0]).sum().backward()
+    before = [p.grad.clone() for p in model.parameters()]
+    text = str(diagnose(model, batch(), LOSS))
+    assert text.splitlines()[1].split() == ["severity", "kind", "layer"]
+    assert "vanishing" in text and "fix:" in text
+    assert all(torch.equal(a, p.grad) for a, p in zip(before, model.parameters(), strict=True))
+    assert "no problems found" in str(Report(steps=1))
+
+
+def test_bad_arguments_say_what_is_allowed() -> None:
+    with pytest.raises(ValueError, match="pair"):
+        diagnose(make_mlp(), (1, 2, 3), LOSS)
+    with pytest.raises(ValueError, match="lr"):
+        diagnose(make_mlp(), batch(), LOSS, lr=-1.0)

@@ -1,0 +1,287 @@
+"""Oracle tests for gradlab.monitor: every recorded quantity against plain autograd."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.optim.optimizer as optim_hooks
+from torch import nn
+
+from gradlab.monitor import GradientMonitor
+
+
+def make_mlp(
+    activation: type[nn.Module] = nn.ReLU, depth: int = 4, width: int = 16
+) -> nn.Sequential:
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [nn.Linear(width, width), activation()]
+    return nn.Sequential(*layers, nn.Linear(width, 3))
+
+
+class ResidualBlock(nn.Module):
+    """Conv-BN-ReLU(inplace) twice with an in-place shortcut addition, as in torchvision."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += x  # in-place residual: register_full_backward_hook fails here
+        return self.relu(out)
+
+
+def make_cnn() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(inplace=True),
+        ResidualBlock(4),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
+
+
+class LSTMClassifier(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.lstm = nn.LSTM(5, 8, num_layers=2, batch_first=True)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+def make_transformer() -> nn.Module:
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(
+        16, 2, dim_feedforward=32, dropout=0.0, batch_first=True, norm_first=True
+    )
+    return nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+
+
+CASES = {
+    "mlp": (make_mlp, (8, 16)),
+    "mlp_inplace_relu": (lambda: make_mlp(lambda: nn.ReLU(inplace=True)), (8, 16)),
+    "cnn_inplace_residual": (make_cnn, (4, 3, 6, 6)),
+    "lstm": (LSTMClassifier, (4, 7, 5)),
+    "transformer": (make_transformer, (4, 5, 16)),
+}
+
+
+def run_steps(model: nn.Module, shape: tuple, steps: int = 1, **kwargs) -> GradientMonitor:
+    """Train `steps` SGD steps under a monitor; returns the (detached) monitor."""
+    torch.manual_seed(1)
+    x = torch.randn(*shape)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with GradientMonitor(model, **kwargs) as monitor:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            model(x).square().mean().backward()
+            optimizer.step()
+    return monitor
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_parameter_gradient_norms_match_autograd(name: str) -> None:
+    make, shape = CASES[name]
+    model = make()
+    torch.manual_seed(1)
+    x = torch.randn(*shape)
+    with GradientMonitor(model, updates=False) as monitor:
+        model(x).square().mean().backward()
+    row = monitor.to_numpy()
+    named = dict(model.named_parameters())
+    expected = np.array([named[p].grad.norm().item() for p in monitor.params])
+    np.testing.assert_allclose(row["grad_norm"][0], expected, rtol=1e-5)
+    total = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()]).item()
+    np.testing.assert_allclose(row["global_grad_norm"][0, 0], total, rtol=1e-5)
+    assert set(monitor.params) == set(named), "every parameter is watched"
+
+
+@pytest.mark.parametrize("inplace", [False, True], ids=["relu", "relu_inplace"])
+def test_output_gradients_and_activation_stats_match_autograd(inplace: bool) -> None:
+    model = make_mlp(lambda: nn.ReLU(inplace=inplace))
+    reference = copy.deepcopy(model)
+    for module in reference.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    x = torch.randn(8, 16)
+    with GradientMonitor(model, updates=False) as monitor:
+        model(x).square().mean().backward()
+    # Oracle: keep every Linear output of the non-inplace copy and ask autograd for its grad.
+    outputs, h = [], x
+    for module in reference:
+        h = module(h)
+        if isinstance(module, nn.Linear):
+            h.retain_grad()
+            outputs.append(h)
+    h.square().mean().backward()
+    row = monitor.to_numpy()
+    assert monitor.layers == [str(i) for i in range(0, 9, 2)]
+    for i, out in enumerate(outputs):
+        assert row["output_grad_norm"][0, i] == pytest.approx(out.grad.norm().item(), rel=1e-5)
+        assert row["output_grad_rms"][0, i] == pytest.approx(
+            out.grad.square().mean().sqrt().item(), rel=1e-5
+        )
+        assert row["activation_mean"][0, i] == pytest.approx(out.mean().item(), abs=1e-6)
+        assert row["activation_std"][0, i] == pytest.approx(out.std(correction=0).item(), rel=1e-4)
+    for i, out in enumerate(outputs[:-1]):  # the last Linear has no activation after it
+        dead = (torch.relu(out) <= 0).float().mean().item()
+        assert row["fraction_dead"][0, i] == pytest.approx(dead)
+    assert np.isnan(row["fraction_dead"][0, -1])
+
+
+@pytest.mark.parametrize(
+    "activation,threshold", [(nn.Sigmoid, 0.05), (nn.Tanh, 0.1)], ids=["sigmoid", "tanh"]
+)
+def test_saturation_fraction_uses_the_derivative(activation: type, threshold: float) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), activation())
+    x = 3 * torch.randn(64, 16)
+    with GradientMonitor(model, updates=False) as monitor:
+        model(x).sum().backward()
+    z = model[0](x).detach().requires_grad_()
+    (slope,) = torch.autograd.grad(activation()(z).sum(), z)
+    expected = (slope < threshold).float().mean().item()
+    assert monitor.to_numpy()["fraction_saturated"][0, 0] == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("sample", [None, 64], ids=["exact", "sampled"])
+def test_update_ratio_matches_a_parameter_snapshot(sample: int | None) -> None:
+    model = make_mlp(width=32)
+    x = torch.randn(8, 32)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    before = [p.detach().clone() for p in model.parameters()]
+    with GradientMonitor(model, update_sample=sample) as monitor:
+        model(x).square().mean().backward()
+        optimizer.step()
+    after = list(model.parameters())
+    ratio = monitor.to_numpy()["update_ratio"][0]
+    for layer in range(len(monitor.layers)):
+        delta = torch.cat([(after[k] - before[k]).flatten() for k in (2 * layer, 2 * layer + 1)])
+        data = torch.cat([before[k].flatten() for k in (2 * layer, 2 * layer + 1)])
+        expected = (delta.norm() / data.norm()).item()
+        assert ratio[layer] == pytest.approx(expected, rel=1e-4 if sample is None else 0.15)
+
+
+def test_every_n_records_steps_and_ignores_no_grad_forwards() -> None:
+    model = make_mlp()
+    x = torch.randn(8, 16)
+    with GradientMonitor(model, every=3) as monitor:
+        for _ in range(7):
+            model(x).sum().backward()
+            with torch.no_grad():
+                model(x)  # validation: not a step
+    assert monitor.steps_seen == 7
+    assert monitor.to_numpy()["steps"].tolist() == [0, 3, 6]
+
+
+def test_history_is_bounded_and_exports_plain_types() -> None:
+    monitor = run_steps(make_mlp(), (8, 16), steps=6, history_size=4)
+    arrays = monitor.to_numpy()
+    assert arrays["steps"].tolist() == [2, 3, 4, 5]
+    assert arrays["grad_norm"].shape == (4, len(monitor.params))
+    exported = monitor.to_dict()
+    assert exported["steps"] == [2, 3, 4, 5]
+    assert set(exported["grad_norm"]) == set(monitor.params)
+    assert all(isinstance(v, float) for v in exported["update_ratio"]["0"])
+
+
+def _no_hooks_left(model: nn.Module) -> bool:
+    modules_clean = all(
+        not m._forward_hooks and not m._forward_pre_hooks and not m._backward_hooks
+        for m in model.modules()
+    )
+    optimizer_clean = not optim_hooks._global_optimizer_pre_hooks and not (
+        optim_hooks._global_optimizer_post_hooks
+    )
+    return modules_clean and optimizer_clean
+
+
+def test_hooks_are_removed_on_exit_and_on_error() -> None:
+    model = make_mlp()
+    run_steps(model, (8, 16))
+    assert _no_hooks_left(model)
+    with pytest.raises(RuntimeError, match="boom"), GradientMonitor(model):
+        model(torch.randn(8, 16))  # forward done, hooks installed, backward never runs
+        raise RuntimeError("boom")
+    assert _no_hooks_left(model)
+    monitor = GradientMonitor(model).attach()
+    monitor.detach()
+    monitor.detach()  # twice is fine
+    assert _no_hooks_left(model)
+
+
+def test_non_finite_first_step_and_layer() -> None:
+    model = make_mlp()
+    x = torch.randn(8, 16)
+    with GradientMonitor(model) as monitor:
+        model(x).sum().backward()
+        with torch.no_grad():
+            model[4].weight[0, 0] = float("inf")  # third Linear overflows from now on
+        model(x).sum().backward()
+        model(x).sum().backward()
+    event = monitor.non_finite
+    assert (event.step, event.layer, event.quantity) == (1, "4", "activation")
+
+
+def test_non_finite_input_is_named() -> None:
+    model = make_mlp()
+    x = torch.randn(8, 16)
+    x[0, 0] = float("nan")
+    with GradientMonitor(model) as monitor:
+        model(x).sum().backward()
+    assert (monitor.non_finite.layer, monitor.non_finite.quantity) == ("0", "input")
+
+
+class DetachedBody(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(16, 16), nn.ReLU())
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x).detach())
+
+
+def test_parameters_without_gradient_are_reported_not_skipped() -> None:
+    model = DetachedBody()
+    with GradientMonitor(model) as monitor:
+        model(torch.randn(8, 16)).sum().backward()
+    row = monitor.to_numpy()
+    assert monitor.params == ["body.0.weight", "body.0.bias", "head.weight", "head.bias"]
+    assert row["has_grad"][0].tolist() == [0, 0, 1, 1]
+    assert np.isnan(row["grad_norm"][0, :2]).all()
+    assert row["called"][0].tolist() == [1, 1]
+
+
+def test_grad_norms_only_still_records_the_basics() -> None:
+    monitor = run_steps(
+        make_mlp(), (8, 16), steps=2, activations=False, output_grads=False, updates=False
+    )
+    arrays = monitor.to_numpy()
+    assert np.isfinite(arrays["grad_norm"]).all()
+    assert np.isnan(arrays["activation_mean"]).all() and np.isnan(arrays["update_ratio"]).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [({"every": 0}, "every"), ({"history_size": 0}, "capacity"), ({"update_sample": 0}, "update")],
+)
+def test_bad_arguments_say_what_is_allowed(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        GradientMonitor(make_mlp(), **kwargs)
