@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from gradlab.probe import GradientProbe
+from gradlab.theory import FactorCurves
 
 STATUS_COLORS = {
     "healthy": "tab:green",
@@ -57,4 +58,23 @@ def plot_gradient_flow(probe: GradientProbe, ax: Axes | None = None) -> Axes:
     ax.set_title(f"Gradient reaching each layer ({probe.depth} layers)")
     ax.legend(fontsize=8, loc="best")
     ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_factor_curves(curves: FactorCurves, ax: Axes | None = None) -> Axes:
+    """factor^depth against depth on a log axis: flat at 1 is the gradient highway."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6))
+    cmap = plt.get_cmap("coolwarm")
+    factors = sorted(curves.values)
+    for i, factor in enumerate(factors):
+        color = cmap(i / max(len(factors) - 1, 1))
+        width = 3 if factor == 1.0 else 1.5
+        ax.plot(curves.depths, curves.values[factor], color=color, lw=width, label=f"{factor}")
+    ax.set_yscale("log")
+    ax.set_xlabel("layers the gradient has passed through")
+    ax.set_ylabel("fraction of the gradient left")
+    ax.set_title("(per-layer factor)^depth")
+    ax.legend(title="factor", fontsize=8)
+    ax.grid(True, alpha=0.3)
     return ax

@@ -31,7 +31,7 @@ STATUS_BOUNDS: tuple[tuple[str, float], ...] = (
     ("small", 1e-3),
     ("very small", 1e-6),
 )
-STATUSES: tuple[str, ...] = tuple(name for name, _ in STATUS_BOUNDS) + ("vanished",)
+STATUSES: tuple[str, ...] = (*(name for name, _ in STATUS_BOUNDS), "vanished")
 
 
 def classify_gradient(relative: float) -> str:
@@ -235,7 +235,8 @@ def probe_gradients(
     input_norm = _norm(input_grad)
     below = np.concatenate([[input_norm], activation_norms[:-1]])
     slopes, gains = zip(
-        *(_slope_and_gain(layer, pre_activations.get(i)) for i, layer in enumerate(layers))
+        *(_slope_and_gain(layer, pre_activations.get(i)) for i, layer in enumerate(layers)),
+        strict=True,
     )
     with np.errstate(all="ignore"):
         measured = below / activation_norms

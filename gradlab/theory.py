@@ -90,6 +90,22 @@ def layer_factor_table(
     return FactorTable(tuple(depths), rows)
 
 
+@dataclass(frozen=True)
+class FactorCurves:
+    """factor^depth for every depth 0..max_depth: the 'gradient highway' picture as numbers."""
+
+    depths: tuple[int, ...]
+    values: dict[float, tuple[float, ...]]
+
+
+def factor_curves(factors: tuple[float, ...] = TABLE_FACTORS, max_depth: int = 50) -> FactorCurves:
+    """What is left of a unit gradient after 0, 1, ..., max_depth layers, for each factor."""
+    depths = tuple(range(max_depth + 1))
+    return FactorCurves(
+        depths, {f: tuple(gradient_after_layers(f, d) for d in depths) for f in factors}
+    )
+
+
 def sigmoid_bound(depth: int) -> float:
     """The most a gradient can keep through `depth` sigmoid layers with unit weights: 0.25^depth.
 

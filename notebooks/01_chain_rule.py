@@ -33,7 +33,7 @@
 # %%
 import torch
 
-from gradlab import factor_measurement, probe, quiz, theory, widgets
+from gradlab import factor_measurement, plots, probe, quiz, theory, widgets
 from gradlab.activations import activation_derivative, max_derivative
 from gradlab.models import make_mlp
 
@@ -80,6 +80,13 @@ print(table)
 # - On the exploding side, 1.5 per layer over 50 layers gives about $6.4 \times 10^{8}$.
 #   (Some texts round this entry to "$\sim 10^8$"; the exact value is more than six times
 #   larger, as the cell below checks.)
+
+# %% [markdown]
+# Drawn over every depth from 0 to 50, the rows fan out from 1: only the thick line at factor 1
+# stays level — that flat line is the gradient highway.
+
+# %%
+_ = plots.plot_factor_curves(theory.factor_curves(max_depth=50))
 
 # %%
 print(f"0.9^50 = {table.value(0.9, 50):.4f}   0.5^50 = {table.value(0.5, 50):.1e}")

@@ -24,7 +24,7 @@ def test_no_choice_is_not_correct():
 
 
 def test_choice_out_of_range():
-    with pytest.raises(ValueError, match="choice must be in 0..2"):
+    with pytest.raises(ValueError, match=r"choice must be in 0\.\.2"):
         grade_choice(QUESTION, 3)
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from gradlab.theory import (
+    factor_curves,
     format_magnitude,
     gradient_after_layers,
     layer_factor_table,
@@ -65,3 +66,11 @@ def test_bad_arguments():
         gradient_after_layers(0.5, -1)
     with pytest.raises(ValueError, match="factor"):
         gradient_after_layers(-0.5, 3)
+
+
+def test_factor_curves_start_at_one_and_match_powers():
+    curves = factor_curves(max_depth=50)
+    assert curves.depths[0] == 0 and curves.depths[-1] == 50
+    for factor, values in curves.values.items():
+        assert values[0] == 1.0
+        assert values[37] == pytest.approx(factor**37)

@@ -40,7 +40,7 @@ def test_sweep_slider_grid(activation, init):
 
 
 def test_every_scale_step_at_the_deepest_setting():
-    steps = int(round((GRID.scale_max - GRID.scale_min) / GRID.scale_step)) + 1
+    steps = round((GRID.scale_max - GRID.scale_min) / GRID.scale_step) + 1
     for i in range(steps):
         scale = GRID.scale_min + i * GRID.scale_step
         for activation in ("sigmoid", "relu"):
@@ -65,3 +65,15 @@ def test_widget_redraws_on_slider_move():
     assert readout.value != before
     assert "Over 30 layers" in readout.value
 
+
+def test_plots_draw_without_computing(tmp_path):
+    from gradlab.plots import plot_factor_curves, plot_gradient_flow
+    from gradlab.theory import factor_curves
+
+    ax = plot_factor_curves(factor_curves())
+    assert len(ax.get_lines()) == 5
+    blown = compute_gradient_flow(50, "relu", GRID.scale_max, "normal")
+    ax = plot_gradient_flow(blown)
+    labels = ax.get_legend_handles_labels()[1]
+    assert "exploded (inf/nan)" in labels
+    ax.figure.savefig(tmp_path / "flow.png")

@@ -13,10 +13,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from gradlab.plots import plot_gradient_flow  # noqa: E402
-from gradlab.widgets import compute_gradient_flow  # noqa: E402
+from gradlab.plots import plot_gradient_flow
+from gradlab.widgets import compute_gradient_flow
 
 
 def median_ms(function, repeats: int = 20) -> float:
