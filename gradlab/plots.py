@@ -52,6 +52,16 @@ def plot_gradient_flow(probe: GradientProbe, ax: Axes | None = None) -> Axes:
             label="exploded (inf/nan)",
             zorder=3,
         )
+    if not finite.any():
+        ax.text(
+            0.5,
+            0.6,
+            "every layer's gradient overflowed:\nexploded (inf/nan)",
+            transform=ax.transAxes,
+            ha="center",
+            fontsize=12,
+            color="black",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("layer (1 = nearest the input)")
     ax.set_ylabel("gradient norm ‖∂L/∂h‖")
@@ -68,7 +78,7 @@ def plot_factor_curves(curves: FactorCurves, ax: Axes | None = None) -> Axes:
     cmap = plt.get_cmap("coolwarm")
     factors = sorted(curves.values)
     for i, factor in enumerate(factors):
-        color = cmap(i / max(len(factors) - 1, 1))
+        color = "black" if factor == 1.0 else cmap(i / max(len(factors) - 1, 1))
         width = 3 if factor == 1.0 else 1.5
         ax.plot(curves.depths, curves.values[factor], color=color, lw=width, label=f"{factor}")
     ax.set_yscale("log")
