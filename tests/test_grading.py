@@ -1,0 +1,179 @@
+"""gradlab.grading's checks and gradlab._declarations' static scan, without a kernel."""
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from gradlab._declarations import (
+    CheckDeclaration,
+    exercise_points,
+    find_check_calls,
+    read_check_result,
+)
+from gradlab.grading import (
+    RESULT_MIME,
+    CheckResult,
+    check_close,
+    compare_close,
+    compare_equal,
+    compare_shape,
+    compare_type,
+)
+
+REFERENCE = 0.4**20  # 1.0995e-08
+
+
+@pytest.mark.parametrize(
+    "received",
+    [REFERENCE, REFERENCE * 1.009, np.float32(REFERENCE), torch.tensor(REFERENCE)],
+    ids=["exact", "within-rtol", "numpy-float32", "torch-scalar"],
+)
+def test_close_passes_within_tolerance(received):
+    result = compare_close(received, REFERENCE, exercise="1.1", points=2)
+    assert result.passed and result.points == 2 and result.exercise == "1.1"
+    assert "rtol=0.01" in result.message
+
+
+@pytest.mark.parametrize(
+    ("received", "fragment"),
+    [
+        (0.4 * 20, "too large"),
+        (REFERENCE / 2, "too small"),
+        (float("nan"), "non-finite"),
+        ("1e-8", "expected a number"),
+        (None, "expected a number"),
+        (np.ones(3), "expected shape ()"),
+    ],
+    ids=["too-large", "too-small", "nan", "string", "none", "array-for-scalar"],
+)
+def test_close_fails_with_a_reason_and_never_the_answer(received, fragment):
+    result = compare_close(received, REFERENCE, exercise="1.1", hint="count the layers")
+    assert not result.passed
+    assert fragment in result.message
+    assert "1.1e-08" not in result.to_text() and "1.0995" not in result.to_text()
+    assert "Hint: count the layers" in result.to_text()
+
+
+def test_close_reveals_the_reference_only_when_asked():
+    hidden = compare_close(2.0, 1.0, exercise="x")
+    shown = compare_close(2.0, 1.0, exercise="x", reveal=True)
+    assert "expected 1 " in shown.message and "received 2" in shown.message
+    assert "expected 1" not in hidden.message
+
+
+def test_close_on_arrays_names_the_worst_entry():
+    expected = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    received = expected.clone().numpy()
+    received[2] = 30.0
+    received[3] = 4.1  # off by 2.5 %, also outside rtol=1e-2 but less so than index 2
+    result = compare_close(received, expected, exercise="2", reveal=True)
+    assert not result.passed
+    assert "2 of 4 values differ" in result.message and "at index 2" in result.message
+    assert compare_close(expected * 1.001, expected, exercise="2").passed
+
+
+def test_close_uses_atol_for_zero_references():
+    assert not compare_close(1e-9, 0.0, exercise="z").passed
+    assert compare_close(1e-9, 0.0, exercise="z", atol=1e-8).passed
+
+
+def test_shape_and_type_checks():
+    assert compare_shape(torch.zeros(10, 3), (10, 3), exercise="s").passed
+    wrong = compare_shape(np.zeros(10), (10, 3), exercise="s")
+    assert not wrong.passed and "(10, 3)" in wrong.message and "(10,)" in wrong.message
+    assert "expected an array" in compare_shape("abc", (1,), exercise="s").message
+    assert compare_type(np.zeros(2), np.ndarray, exercise="t").passed
+    wrong_type = compare_type([1, 2], (np.ndarray, torch.Tensor), exercise="t")
+    assert "ndarray or Tensor" in wrong_type.message and "list" in wrong_type.message
+
+
+@pytest.mark.parametrize(
+    ("received", "passed"),
+    [
+        (3, True),
+        (np.int64(3), True),
+        (3.5, False),
+        (True, False),
+        ("3", False),
+        (np.ones(2), False),
+    ],
+    ids=["int", "numpy-int", "other-number", "bool", "string", "array"],
+)
+def test_equal(received, passed):
+    result = compare_equal(received, 3, exercise="q", hint="h")
+    assert result.passed is passed
+    assert ("Hint: h" in result.to_text()) is not passed  # a hint only when it failed
+
+
+@pytest.mark.parametrize(
+    ("exercise", "points"),
+    [("", 1), (12, 1), ("1", -1), ("1", True), ("1", 1.5)],
+    ids=["empty-id", "int-id", "negative", "bool", "float"],
+)
+def test_bad_declarations_raise_naming_the_argument(exercise, points):
+    with pytest.raises(ValueError, match=r"exercise|points"):
+        compare_close(1.0, 1.0, exercise=exercise, points=points)
+
+
+def test_check_prints_text_outside_ipython(capsys):
+    check_close(8.0, REFERENCE, exercise="1.1", points=2, hint="multiply")
+    printed = capsys.readouterr().out
+    assert printed.startswith("[FAIL] Exercise 1.1 (2 points): received 8")
+    assert "Hint: multiply" in printed
+
+
+def test_payload_round_trip():
+    result = CheckResult("1.2", 3, False, "received 2", "look again")
+    assert read_check_result({RESULT_MIME: result.to_payload()}) == result
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        "not a dict",
+        {"version": 99, "exercise": "1", "points": 1, "passed": True, "message": ""},
+        {"version": 1, "exercise": "1", "points": "2", "passed": True, "message": ""},
+        {"version": 1, "exercise": "1", "points": 1, "passed": "yes", "message": ""},
+        {"version": 1, "exercise": 1, "points": 1, "passed": True, "message": ""},
+        {"version": 1, "exercise": "1", "points": 1, "passed": True},
+    ],
+    ids=["none", "string", "version", "points-str", "passed-str", "exercise-int", "no-message"],
+)
+def test_malformed_payloads_are_ignored(payload):
+    assert read_check_result({RESULT_MIME: payload}) is None
+
+
+def _notebook(*sources):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell('check_close(x, 1, exercise="md")')]
+    notebook.cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    return notebook
+
+
+def test_declarations_are_read_from_literal_arguments_in_source_order():
+    notebook = _notebook(
+        "x = 1",
+        'check_close(x, 1, exercise="1.2", points=3)\ncheck_equal(x, 1, exercise="1.1")',
+        '%matplotlib inline\ngrading.check_shape(x, (1,), exercise="1.3", points=2)',
+        'check_close(x, 1, exercise=name, points=2)\ncheck_close(x, 1, exercise="v", points=p)',
+        'check_close(x, 1, exercise="1.4", points=2  # a learner broke the syntax',
+        'print("check_close")',
+    )
+    assert find_check_calls(notebook) == [
+        CheckDeclaration(2, "1.2", 3),
+        CheckDeclaration(2, "1.1", 1),
+        CheckDeclaration(3, "1.3", 2),
+        CheckDeclaration(5, "1.4", 2),
+    ]
+
+
+def test_an_exercise_is_worth_its_largest_points_once():
+    declarations = [
+        CheckDeclaration(1, "a", 2),
+        CheckDeclaration(2, "b", 1),
+        CheckDeclaration(3, "a", 2),  # e.g. a hidden test of the same exercise
+    ]
+    assert exercise_points(declarations) == {"a": 2, "b": 1}
+    assert list(exercise_points(declarations)) == ["a", "b"]
