@@ -44,7 +44,7 @@ class RunLimits:
     total_timeout: float = 600.0
     startup_timeout: float = 60.0
     interrupt_grace: float = 3.0
-    max_output_chars: int = 20_000
+    max_output_chars: int = 2_000_000  # per cell; a figure is ~50_000, a flood is megabytes
     max_restarts: int = 3
 
 

@@ -68,11 +68,22 @@ def _describe_cell(index: int, cell_run: CellRun) -> str:
 
 
 def _first_problem(run: NotebookRun, start: int, stop: int) -> str:
-    """The first cell in [start, stop) that did not finish cleanly, described; '' if none."""
-    for index in sorted(run.cells):
-        if start <= index < stop and run.cells[index].status in ("error", "timeout", "died"):
-            return _describe_cell(index, run.cells[index])
-    return ""
+    """The likeliest cause among cells [start, stop) that did not finish cleanly; '' if none.
+
+    An unfinished stub (NotImplementedError) wins: errors in cells that merely use the earlier
+    exercises' results are consequences, not causes.
+    """
+    troubled = [
+        index
+        for index in sorted(run.cells)
+        if start <= index < stop and run.cells[index].status in ("error", "timeout", "died")
+    ]
+    stubs = [i for i in troubled if run.cells[i].detail.startswith("NotImplementedError")]
+    return (
+        _describe_cell((stubs or troubled)[0], run.cells[(stubs or troubled)[0]])
+        if troubled
+        else ""
+    )
 
 
 def score_exercises(declarations: list[CheckDeclaration], run: NotebookRun) -> list[ExerciseGrade]:
@@ -98,7 +109,10 @@ def score_exercises(declarations: list[CheckDeclaration], run: NotebookRun) -> l
             message = failed[0].message + (f" Hint: {failed[0].hint}" if failed[0].hint else "")
             grades.append(ExerciseGrade(exercise, points, 0, False, message))
         elif results and len(results) >= len(own) and not problems:
-            grades.append(ExerciseGrade(exercise, points, points, True, results[0].message))
+            message = (
+                results[0].message if len(results) == 1 else f"all {len(results)} checks passed"
+            )
+            grades.append(ExerciseGrade(exercise, points, points, True, message))
         else:
             reasons = problems or [f"only {len(results)} of {len(own)} checks reported a result"]
             upstream = _first_problem(run, previous_check_cell + 1, check_cells[0])

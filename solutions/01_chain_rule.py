@@ -1,0 +1,375 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 1 exercises — the chain rule and the per-layer factor
+#
+# These exercises go with `notebooks/01_chain_rule.ipynb`. Each one has a cell for your answer
+# (it raises `NotImplementedError` until you replace that line) and a **check cell** right after
+# it. Run the check cell: it says PASS or FAIL, what it expected and what it received, and gives a
+# hint. It never prints the answer.
+#
+# When you are done, grade the whole notebook from a terminal in the course folder:
+#
+# ```
+# python -m gradlab.grade exercises/01_chain_rule.ipynb
+# ```
+#
+# The grader runs a copy of the notebook in a fresh kernel (your file is never changed) and prints
+# one row per exercise with its points. Run the cells in order: later exercises reuse the network
+# built in Exercise 1.4.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gradlab import probe, quiz, theory, widgets
+from gradlab.grading import check_close, check_shape
+from gradlab.models import make_mlp
+
+# %% [markdown]
+# ## Part A — products of factors, by hand
+#
+# Use Python as a calculator here, not `gradlab.theory`: the point is to see the product.
+#
+# **Exercise 1.1 (2 points).** A 20-layer network multiplies the gradient by 0.4 at every layer.
+# What fraction of the gradient that leaves the loss reaches the first layer? Store it as a float
+# in `first_layer_gradient`.
+
+# %%
+### BEGIN SOLUTION
+# PROMPT: set first_layer_gradient to what is left after 20 layers that each multiply it by 0.4
+first_layer_gradient = 0.4**20
+### END SOLUTION
+print(f"first_layer_gradient = {first_layer_gradient:.2e}")
+
+# %%
+check_close(
+    first_layer_gradient,
+    theory.gradient_after_layers(0.4, 20),
+    exercise="1.1",
+    points=2,
+    rtol=0.05,
+    hint="Backpropagation multiplies one factor per layer; it does not add them.",
+)
+
+# %% [markdown]
+# **Exercise 1.2 (1 point) — the chapter's quick check.** Now 15 layers, each multiplying the
+# gradient by 0.3. Store what reaches the first layer in `quick_check_gradient`.
+
+# %%
+### BEGIN SOLUTION
+# PROMPT: set quick_check_gradient to what is left after 15 layers that each multiply it by 0.3
+quick_check_gradient = 0.3**15
+### END SOLUTION
+print(f"quick_check_gradient = {quick_check_gradient:.2e}")
+
+# %%
+check_close(
+    quick_check_gradient,
+    theory.gradient_after_layers(0.3, 15),
+    exercise="1.2",
+    points=1,
+    rtol=0.05,
+    hint="Raise the per-layer factor to the number of layers.",
+)
+
+# %% [markdown]
+# **Exercise 1.3 (2 points) — the sigmoid bound.** The sigmoid's derivative is never larger than
+# its value at 0. With unit weights, each sigmoid layer can therefore keep at most that fraction of
+# the gradient. Store the largest fraction that can survive **10** sigmoid layers in
+# `sigmoid_bound_10`. (First work out $\sigma'(0)$ from $\sigma'(x) = \sigma(x)\,(1 - \sigma(x))$.)
+
+# %%
+### BEGIN SOLUTION
+# PROMPT: set sigmoid_bound_10 to the largest fraction of the gradient 10 sigmoid layers can keep
+sigmoid_slope_at_zero = 0.5 * (1 - 0.5)
+sigmoid_bound_10 = sigmoid_slope_at_zero**10
+### END SOLUTION
+print(f"sigmoid_bound_10 = {sigmoid_bound_10:.2e}")
+
+# %%
+check_close(
+    sigmoid_bound_10,
+    theory.sigmoid_bound(10),
+    exercise="1.3",
+    points=2,
+    rtol=0.05,
+    hint="sigma(0) = 0.5, so the largest slope is 0.5 * (1 - 0.5); one such factor per layer.",
+)
+
+# %% [markdown]
+# ## Part B — measure it on a real network
+#
+# A 10-layer MLP with sigmoid activations, 32 units per layer and Xavier initialisation, one
+# batch of 64 random inputs with random class labels. Every step is seeded, so your numbers will
+# match the reference exactly (up to float rounding).
+
+# %%
+model = make_mlp(depth=10, width=32, activation="sigmoid", init="xavier", seed=0)
+x = probe.make_batch(32, batch_size=64, seed=0)
+y = torch.randint(0, 10, (64,), generator=torch.Generator().manual_seed(0))
+reference = probe.probe_gradients(model, x, y)  # gradlab's measurement, used by the checks
+print(model.layers[0])
+
+# %% [markdown]
+# **Exercise 1.4 (3 points) — per-layer gradient norms with your own hooks.** Write
+# `layer_gradient_norms(model, x, y)`. It returns a numpy array with one number per layer: the
+# norm $\lVert \partial \mathcal{L} / \partial h_l \rVert$ of the gradient of the cross-entropy
+# loss with respect to that layer's output $h_l$ (over the whole batch), first layer first.
+#
+# One way: register a forward hook on every block in `model.layers` that keeps its output, run the
+# forward pass and the loss, remove the hooks (also if something fails: `try`/`finally`), then ask
+# `torch.autograd.grad` for the gradient of the loss with respect to the kept outputs.
+
+# %%
+def layer_gradient_norms(model, x, y):
+    """‖∂L/∂h_l‖ for each block of model.layers (cross-entropy loss), as a numpy array."""
+    ### BEGIN SOLUTION
+    # PROMPT: keep each layer's output with forward hooks, backpropagate, return the gradient norms
+    outputs = []
+    handles = [
+        layer.register_forward_hook(lambda module, inputs, output: outputs.append(output))
+        for layer in model.layers
+    ]
+    try:
+        loss = F.cross_entropy(model(x), y)
+    finally:
+        for handle in handles:
+            handle.remove()
+    gradients = torch.autograd.grad(loss, outputs)
+    return np.array([float(gradient.norm()) for gradient in gradients])
+    ### END SOLUTION
+
+
+# %%
+norms = layer_gradient_norms(model, x, y)
+check_shape(norms, (10,), exercise="1.4", points=3, hint="One number per block in model.layers.")
+check_close(
+    norms,
+    reference.activation_grad_norms,
+    exercise="1.4",
+    points=3,
+    rtol=1e-4,
+    reveal=True,
+    hint="Use F.cross_entropy(model(x), y) and the output of each block, not of its linear part.",
+)
+### BEGIN HIDDEN TESTS
+other_model = make_mlp(depth=6, width=16, activation="tanh", init="he", seed=3)
+other_x = probe.make_batch(16, batch_size=8, seed=3)
+other_y = torch.randint(0, 10, (8,), generator=torch.Generator().manual_seed(3))
+check_close(
+    layer_gradient_norms(other_model, other_x, other_y),
+    probe.probe_gradients(other_model, other_x, other_y).activation_grad_norms,
+    exercise="1.4",
+    points=3,
+    rtol=1e-4,
+    reveal=True,
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Once the check passes, your hooks and gradlab's probe agree. Read the norms from the last layer
+# down: each layer keeps only a fraction of the gradient it receives.
+
+# %%
+print("layer | ‖∂L/∂h‖   | fraction of the layer above")
+for index, norm in enumerate(norms):
+    fraction = f"{norm / norms[index + 1]:.2f}" if index + 1 < len(norms) else "-"
+    print(f"{index + 1:>5} | {norm:.2e} | {fraction}")
+print(f"first layer / last layer: {norms[0] / norms[-1]:.1e}")
+
+# %% [markdown]
+# **Exercise 1.5 (3 points) — gradient histograms, one per layer.** For the same `model`, `x` and
+# `y`, collect the gradient of the loss with respect to every layer's weight matrix
+# ($\partial \mathcal{L} / \partial W_l$, the `.linear.weight` of each block).
+#
+# - `weight_gradients`: a list of 10 flat numpy arrays, first layer first.
+# - `counts`: an integer array of shape (10, 26); row $l$ is the histogram of
+#   $\log_{10} |\partial \mathcal{L} / \partial W_l|$ over the bin `edges` given below.
+#
+# The check grades these numbers (not a picture): every weight must land in a bin, each layer's
+# root-mean-square gradient must match gradlab's measurement, and each histogram's peak must sit
+# near it.
+
+# %%
+edges = np.linspace(-14, -1, 27)  # 26 bins, half a power of ten each
+
+### BEGIN SOLUTION
+# PROMPT: set weight_gradients (10 flat arrays of dL/dW) and counts (10 x 26 histogram of log10|g|)
+model.zero_grad()
+F.cross_entropy(model(x), y).backward()
+weight_gradients = [layer.linear.weight.grad.detach().numpy().ravel() for layer in model.layers]
+counts = np.array([np.histogram(np.log10(np.abs(g)), bins=edges)[0] for g in weight_gradients])
+### END SOLUTION
+
+# %%
+sizes = np.array([layer.linear.weight.numel() for layer in model.layers])
+reference_rms = reference.weight_grad_norms / np.sqrt(sizes)
+centers = (edges[:-1] + edges[1:]) / 2
+check_shape(counts, (10, 26), exercise="1.5", points=3, hint="One row per layer, one column per bin.")
+check_close(
+    np.sum(counts, axis=1),
+    sizes,
+    exercise="1.5",
+    points=3,
+    rtol=0,
+    atol=0.5,
+    reveal=True,
+    hint="Every weight's gradient must fall in a bin: histogram log10|g| with bins=edges.",
+)
+check_close(
+    [np.sqrt(np.mean(np.square(g))) for g in weight_gradients],
+    reference_rms,
+    exercise="1.5",
+    points=3,
+    rtol=1e-3,
+    hint="Take the gradient of each block's .linear.weight after one backward pass (zero old grads).",
+)
+check_close(
+    centers[np.argmax(counts, axis=1)],
+    np.log10(reference_rms),
+    exercise="1.5",
+    points=3,
+    rtol=0,
+    atol=1.0,
+    hint="Histogram the base-10 logarithm of the absolute gradients, layer 1 in row 0.",
+)
+
+# %% [markdown]
+# Now draw them: one small histogram per layer, sharing the x axis (this part is not graded).
+
+# %%
+### BEGIN SOLUTION
+# PROMPT: draw one histogram per layer from counts and edges (for example with ax.stairs)
+figure, axes = plt.subplots(10, 1, figsize=(6, 8), sharex=True)
+for index, ax in enumerate(axes):
+    ax.stairs(counts[index], edges, fill=True)
+    ax.set_ylabel(f"{index + 1}", rotation=0, labelpad=10)
+    ax.set_yticks([])
+axes[-1].set_xlabel("log10 |dL/dW| (layer number on the left)")
+figure.suptitle("Weight-gradient histograms of a 10-layer sigmoid MLP at initialisation")
+plt.show()
+### END SOLUTION
+
+# %% [markdown]
+# Read the stack from layer 1 down to layer 10: the whole distribution moves to the right, layer
+# after layer — it does not just grow a tail. Where are the peaks, and how far apart?
+
+# %%
+peaks = centers[np.argmax(counts, axis=1)]
+print("peaks (log10):", " ".join(f"{peak:.2f}" for peak in peaks))
+print("never moves left from one layer to the next:", bool(np.all(np.diff(peaks) >= 0)))
+print(f"layer 1 to layer 10: {peaks[-1] - peaks[0]:.1f} powers of ten")
+
+# %% [markdown]
+# ## Part C — knowledge check
+#
+# Pick an answer and press Check; each choice comes with an explanation. This part is for you: the
+# grader does not score it.
+
+# %%
+after_50_at_1_1 = theory.gradient_after_layers(1.1, 50)
+bound_10 = theory.sigmoid_bound(10)
+measured_ratio = reference.relative_grad_norms[0]
+questions = [
+    quiz.Question(
+        prompt="Why does the gradient at the first layer change exponentially with depth?",
+        choices=[
+            "The chain rule multiplies one factor per layer",
+            "The chain rule adds one term per layer",
+            "The optimizer divides the learning rate by the depth",
+        ],
+        answer=0,
+        explanations=[
+            "A product of L similar factors behaves like factor^L: exponential in L.",
+            "A sum would grow linearly; backpropagation multiplies the local Jacobians.",
+            "The optimizer only uses the gradient; the shrinking happens before it sees it.",
+        ],
+    ),
+    quiz.Question(
+        prompt="What is the largest derivative of the sigmoid, and where is it reached?",
+        choices=["1, at x = 0", "0.25, at x = 0", "0.5, for large x"],
+        answer=1,
+        explanations=[
+            "That is tanh's largest slope, not the sigmoid's.",
+            "σ'(0) = σ(0)(1 − σ(0)) = 0.5 × 0.5; everywhere else the slope is smaller.",
+            "For large x the sigmoid is flat: its slope tends to 0 (saturation).",
+        ],
+    ),
+    quiz.Question(
+        prompt="With unit weights, at most how much of the gradient survives 10 sigmoid layers?",
+        choices=[f"{bound_10:.1e}", "0.25", f"{0.25 * 10:.1f}"],
+        answer=0,
+        explanations=[
+            f"0.25^10 = {bound_10:.2e}: under a millionth, before the weights even count.",
+            "That is one layer's bound; ten layers multiply it ten times.",
+            "Factors multiply, they do not add.",
+        ],
+    ),
+    quiz.Question(
+        prompt="Every layer multiplies the gradient by 1.1. What happens over 50 layers?",
+        choices=[
+            "Almost nothing: 1.1 is close to 1",
+            f"It grows about {after_50_at_1_1:.0f}-fold: exploding gradients",
+            "It vanishes",
+        ],
+        answer=1,
+        explanations=[
+            "Close to 1 is not 1: the small excess compounds over 50 layers.",
+            f"1.1^50 = {after_50_at_1_1:.1f}.",
+            "Factors above 1 make the product grow, not shrink.",
+        ],
+    ),
+    quiz.Question(
+        prompt="One layer's backward step multiplies the upstream gradient by f'(z) and by Wᵀ. "
+        "Which of the two does the initialisation scale set directly?",
+        choices=["f'(z)", "Wᵀ", "Neither"],
+        answer=1,
+        explanations=[
+            "f'(z) depends on the activation and on where z falls; the init affects it only "
+            "indirectly, through the size of z.",
+            "The weights' scale is the initialisation; Wᵀ carries it straight into the gradient.",
+            "The weight transpose is in every layer's backward step.",
+        ],
+    ),
+    quiz.Question(
+        prompt="In a deep sigmoid network at initialisation, which layer's weights get the "
+        "smallest gradients?",
+        choices=["The last layer", "The first layer", "All layers about the same"],
+        answer=1,
+        explanations=[
+            "The last layer is closest to the loss: its gradient has been multiplied the least.",
+            "The first layer's gradient has passed through every layer above it.",
+            "Exercise 1.5's histograms show them shifting layer by layer.",
+        ],
+    ),
+    quiz.Question(
+        prompt="In Exercise 1.4's network, what fraction of the last layer's gradient norm "
+        "reaches the first layer?",
+        choices=[f"about {measured_ratio:.0e}", "about 0.5", "about 1"],
+        answer=0,
+        explanations=[
+            f"The probe measured {measured_ratio:.1e} after ten sigmoid layers.",
+            "That would be a single layer's worth of shrinking.",
+            "That would be a healthy network; sigmoid layers shrink the gradient a lot.",
+        ],
+    ),
+]
+widgets.show(quiz.make_quiz(questions, title="Chapter 1 knowledge check"))
+print(f"{len(questions)} questions")
