@@ -231,7 +231,12 @@ def run_notebook(notebook: Any, limits: RunLimits) -> NotebookRun:
                 watchdog.start()
                 position = _run_cells(session, notebook, code, position, run)
             except Exception as error:  # e.g. the kernel did not start in time
-                run.error = _truncate(f"could not start a kernel: {type(error).__name__}: {error}")
+                if time.monotonic() >= deadline:  # the watchdog killed it while it started
+                    run.error = "the notebook's total time limit was reached"
+                else:
+                    run.error = _truncate(
+                        f"could not start a kernel: {type(error).__name__}: {error}"
+                    )
             finally:
                 if watchdog is not None:
                     watchdog.cancel()

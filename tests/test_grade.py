@@ -157,10 +157,10 @@ def test_every_kernel_process_group_is_gone(graded):
 
 
 def test_the_total_time_limit_stops_a_notebook_that_the_cell_timeout_would_not(tmp_path):
-    limits = RunLimits(cell_timeout=60.0, interrupt_grace=60.0, total_timeout=3.0)
+    limits = RunLimits(cell_timeout=60.0, interrupt_grace=60.0, total_timeout=5.0)
     started = time.monotonic()
     grade = grade_notebook(FIXTURES / "stubborn_loop.ipynb", limits=limits)
-    assert time.monotonic() - started < 8
+    assert time.monotonic() - started < 10
     assert "total time limit" in grade.error
     assert [row.score for row in grade.exercises] == [0, 0]
     assert "total time limit" in grade.exercises[1].message
