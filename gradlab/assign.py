@@ -107,7 +107,7 @@ def make_exercise(solution: Any, name: str = "notebook") -> Any:
     )
     solution_points = exercise_points(find_check_calls(solution))
     exercise_ids = exercise_points(find_check_calls(exercise))
-    unseen = [name for name in solution_points if name not in exercise_ids]
+    unseen = [exercise_id for exercise_id in solution_points if exercise_id not in exercise_ids]
     if unseen:
         raise AssignError(f"{name}: exercises {unseen} are checked only by hidden tests")
     return exercise
