@@ -1,0 +1,82 @@
+"""gradlab.activation_explorer against closed forms and torch's own functions."""
+
+import math
+
+import pytest
+import torch
+
+from gradlab.activation_explorer import (
+    GRADIENT_NOTES,
+    THRESHOLDS,
+    activation_table,
+    compute_activation_explorer,
+    flat_zone,
+    gradient_note,
+)
+from gradlab.activations import ACTIVATIONS, activation_derivative
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_curves_match_autograd(name):
+    result = compute_activation_explorer(name, 0.7)
+    xs = torch.tensor(result.xs, requires_grad=True)
+    function = getattr(torch.nn.functional, name) if name not in ("sigmoid", "tanh") else None
+    function = function or getattr(torch, name)
+    (grad,) = torch.autograd.grad(function(xs).sum(), xs)
+    away = xs.detach().abs() > 1e-9  # the kink at 0 is a convention for relu-like functions
+    torch.testing.assert_close(torch.tensor(result.derivatives)[away], grad[away])
+    torch.testing.assert_close(torch.tensor(result.values), function(xs.detach()))
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_values_at_x_and_note(name):
+    result = compute_activation_explorer(name, -1.5)
+    assert result.derivative == pytest.approx(float(activation_derivative(name, -1.5)))
+    assert result.note == gradient_note(name) == GRADIENT_NOTES[name]
+    assert result.zone.threshold == THRESHOLDS[name]
+    assert result.summary().count("\n") == 2
+
+
+def test_sigmoid_at_zero_and_in_zone():
+    at_zero = compute_activation_explorer("sigmoid", 0.0)
+    assert (at_zero.value, at_zero.derivative) == (0.5, 0.25)
+    assert not at_zero.in_zone
+    assert compute_activation_explorer("sigmoid", 4.0).in_zone
+    assert "inside it" in compute_activation_explorer("sigmoid", -4.0).summary()
+
+
+def test_zones_are_the_closed_forms():
+    # sigmoid: s(1-s) = 0.05 -> s = (1 + sqrt(0.8)) / 2; tanh: 1 - t^2 = 0.1 -> t = sqrt(0.9)
+    sigmoid_edge = math.log((1 + math.sqrt(0.8)) / (1 - math.sqrt(0.8)))
+    tanh_edge = math.atanh(math.sqrt(0.9))
+    assert flat_zone("sigmoid").intervals[-1][0] == pytest.approx(sigmoid_edge, abs=1e-6)
+    assert flat_zone("tanh").intervals[-1][0] == pytest.approx(tanh_edge, abs=1e-6)
+    assert flat_zone("elu").intervals[0][1] == pytest.approx(math.log(0.05), abs=1e-6)
+
+
+def test_note_numbers_are_true():
+    # gelu' and silu' cross zero where the notes say; their values at -4 are as quoted
+    assert abs(float(activation_derivative("gelu", -0.75))) < 1e-2
+    assert abs(float(activation_derivative("silu", -1.28))) < 1e-3
+    assert float(activation_derivative("gelu", -4.0)) == pytest.approx(-5e-4, rel=0.02)
+    assert float(activation_derivative("silu", -4.0)) == pytest.approx(-0.05, rel=0.1)
+    assert flat_zone("tanh").describe() == "x < -1.82 or x > 1.82"
+
+
+def test_table_has_every_activation():
+    table = activation_table()
+    assert all(name in table for name in ACTIVATIONS)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"activation": "swish", "x": 0.0}, "activation"),
+        ({"activation": "relu", "x": math.nan}, "x"),
+        ({"activation": "relu", "x": 0.0, "points": 1}, "points"),
+        ({"activation": "relu", "x": 0.0, "x_limit": 0}, "x_limit"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        compute_activation_explorer(**kwargs)
