@@ -1,0 +1,126 @@
+"""Drawing only, for notebooks/02_activations: each plot_* takes a computed result and an Axes.
+
+Nothing here computes a quantity; the results come from gradlab.activation_explorer,
+activation_depth, dead_units and activation_training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from gradlab.activation_depth import DepthComparison, format_fraction
+from gradlab.activation_explorer import ExplorerResult
+from gradlab.activation_training import TrainingComparison
+from gradlab.dead_units import DeadUnitExperiment
+from gradlab.plots import STATUS_COLORS
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    return plt.subplots(figsize=figsize)[1] if ax is None else ax
+
+
+def plot_activation_explorer(result: ExplorerResult, ax: Axes | None = None) -> Axes:
+    """f and f' over the grid, the point x marked on both, the flat zone shaded."""
+    ax = _axes(ax, (7, 3.6))
+    low, high = float(result.xs[0]), float(result.xs[-1])
+    for index, (start, end) in enumerate(result.zone.intervals):
+        ax.axvspan(
+            max(start, low),
+            min(end, high),
+            color="tab:red",
+            alpha=0.12,
+            label=f"flat zone: |f'| < {result.zone.threshold:g}" if index == 0 else None,
+        )
+    ax.plot(result.xs, result.values, color="tab:blue", label="f(x)")
+    ax.plot(result.xs, result.derivatives, "--", color="tab:orange", label="f'(x)")
+    ax.scatter([result.x], [result.value], color="tab:blue", zorder=3)
+    ax.scatter([result.x], [result.derivative], color="tab:orange", zorder=3)
+    ax.axvline(result.x, color="gray", linewidth=0.8)
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_xlim(low, high)
+    ax.set_xlabel("x (pre-activation)")
+    ax.set_title(
+        f"{result.activation}: f({result.x:.2f}) = {result.value:.3f}, "
+        f"f'({result.x:.2f}) = {result.derivative:.3f}"
+    )
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_gradient_after_depth(comparison: DepthComparison, ax: Axes | None = None) -> Axes:
+    """Horizontal bars (log axis): fraction of the gradient reaching the input, per activation.
+
+    Non-finite or zero values cannot sit on a log axis: they get no bar, only their label.
+    """
+    ax = _axes(ax, (7, 3.6))
+    values = comparison.remaining
+    drawable = np.isfinite(values) & (values > 0)
+    floor = float(values[drawable].min()) / 10 if drawable.any() else 1e-3
+    ceiling = float(values[drawable].max()) * 10 if drawable.any() else 10.0
+    floor, ceiling = min(floor, 1e-2), max(ceiling, 10.0)
+    positions = np.arange(len(values))[::-1]
+    for position, value, status in zip(positions, values, comparison.statuses(), strict=True):
+        label = format_fraction(float(value))
+        if math.isfinite(value) and value > 0:
+            ax.barh(position, value - floor, left=floor, color=STATUS_COLORS[status])
+            ax.text(value, position, f" {label}", va="center", fontsize=8)
+        else:
+            ax.text(floor, position, f" {label}", va="center", fontsize=8)
+    ax.axvline(1.0, color="gray", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(floor, ceiling * 100)
+    ax.set_yticks(positions, comparison.activations)
+    ax.set_xlabel("‖∂L/∂input‖ / ‖∂L/∂h_L‖  (1 = nothing lost)")
+    ax.set_title(
+        f"Gradient left after {comparison.depth} layers (init {comparison.init}, "
+        f"weight scale {comparison.weight_scale:g})"
+    )
+    ax.grid(True, axis="x", alpha=0.3)
+    return ax
+
+
+def plot_dead_units(experiments: Sequence[DeadUnitExperiment], ax: Axes | None = None) -> Axes:
+    """Grouped bars: dead fraction at start, after the kill and after recovery, per activation."""
+    ax = _axes(ax, (7, 3.4))
+    stages = (("start", "tab:gray"), ("after kill", "tab:red"), ("after recovery", "tab:green"))
+    positions = np.arange(len(experiments))
+    width = 0.27
+    for offset, (stage, color) in enumerate(stages):
+        fractions = [
+            (e.start, e.after_kill, e.after_recovery)[offset].dead_fraction for e in experiments
+        ]
+        ax.bar(positions + (offset - 1) * width, fractions, width, label=stage, color=color)
+    ax.set_xticks(
+        positions, [f"{e.activation}\n(test acc {e.test_accuracy:.0%})" for e in experiments]
+    )
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("fraction of dead units")
+    ax.set_title("Dead units: at init, after the kill, after sane training")
+    ax.legend(fontsize=8)
+    ax.grid(True, axis="y", alpha=0.3)
+    return ax
+
+
+def plot_training_comparison(comparison: TrainingComparison, ax: Axes | None = None) -> Axes:
+    """Training loss per step for each activation (smoothed over 10 steps)."""
+    ax = _axes(ax, (7, 3.6))
+    for name, record in comparison.records.items():
+        losses = record.losses
+        window = min(10, len(losses))
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(
+            np.arange(window, len(losses) + 1), smooth, label=f"{name} ({record.test_accuracy:.0%})"
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (10-step mean)")
+    ax.set_title("Same MLP, different activation (test accuracy in brackets)")
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
+    return ax

@@ -1,0 +1,99 @@
+"""Interactive demos for notebooks/02_activations, wired with gradlab.widgets._wire.
+
+"Activation explorer" (activation and x) and "Gradient after N layers" (depth and init). Each
+redraw calls a pure compute function and a plot_* that draws its result; every setting the
+controls allow gives a labelled result (overflow reads 'exploded (inf)'), never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+from gradlab.activation_depth import compute_gradient_after_depth
+from gradlab.activation_explorer import compute_activation_explorer
+from gradlab.activations import ACTIVATIONS
+from gradlab.models import INITS
+from gradlab.plots_activations import plot_activation_explorer, plot_gradient_after_depth
+from gradlab.widgets import _wire
+
+_STYLE = {"description_width": "initial"}
+
+
+@dataclass(frozen=True)
+class ExplorerGrid:
+    """The controls of the activation explorer (tests sweep exactly these values)."""
+
+    activations: tuple[str, ...] = ACTIVATIONS
+    x_min: float = -6.0
+    x_max: float = 6.0
+    x_step: float = 0.1
+
+    def xs(self) -> tuple[float, ...]:
+        """Every value the x slider can take."""
+        count = round((self.x_max - self.x_min) / self.x_step) + 1
+        return tuple(round(self.x_min + i * self.x_step, 10) for i in range(count))
+
+
+@dataclass(frozen=True)
+class DepthGrid:
+    """The controls of the gradient-after-N-layers demo."""
+
+    depth_min: int = 1
+    depth_max: int = 50
+    inits: tuple[str, ...] = INITS
+
+
+EXPLORER_GRID = ExplorerGrid()
+DEPTH_GRID = DepthGrid()
+
+
+def make_activation_explorer_demo(activation: str = "sigmoid", x: float = 0.0) -> widgets.VBox:
+    """The "Activation explorer": f and f' with the point x, its values, zone and note."""
+    grid = EXPLORER_GRID
+    controls = {
+        "activation": widgets.Dropdown(
+            options=grid.activations, value=activation, description="activation", style=_STYLE
+        ),
+        "x": widgets.FloatSlider(
+            value=x,
+            min=grid.x_min,
+            max=grid.x_max,
+            step=grid.x_step,
+            description="x",
+            continuous_update=False,
+            style=_STYLE,
+        ),
+    }
+
+    def render(activation: str, x: float) -> str:
+        result = compute_activation_explorer(activation, x)
+        plot_activation_explorer(result, plt.subplots(figsize=(7, 3.6))[1])
+        return result.summary()
+
+    return _wire(controls, render, "gradlab-activation-explorer")
+
+
+def make_gradient_after_depth_demo(depth: int = 10, init: str = "xavier") -> widgets.VBox:
+    """ "Gradient after N layers": every activation measured in equal networks of one depth."""
+    grid = DEPTH_GRID
+    controls = {
+        "depth": widgets.IntSlider(
+            value=depth,
+            min=grid.depth_min,
+            max=grid.depth_max,
+            description="depth",
+            continuous_update=False,
+            style=_STYLE,
+        ),
+        "init": widgets.Dropdown(options=grid.inits, value=init, description="init", style=_STYLE),
+    }
+
+    def render(depth: int, init: str) -> str:
+        comparison = compute_gradient_after_depth(depth, init)
+        plot_gradient_after_depth(comparison, plt.subplots(figsize=(7, 3.6))[1])
+        return comparison.table()
+
+    return _wire(controls, render, "gradlab-gradient-after-depth")

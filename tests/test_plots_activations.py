@@ -1,0 +1,55 @@
+"""gradlab.plots_activations draws every kind of result, including overflowed ones."""
+
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from gradlab.activation_depth import DepthComparison
+from gradlab.activation_explorer import compute_activation_explorer
+from gradlab.activation_training import compare_activation_training
+from gradlab.data import load_digits_split
+from gradlab.dead_units import compare_dead_unit_recovery
+from gradlab.plots_activations import (
+    plot_activation_explorer,
+    plot_dead_units,
+    plot_gradient_after_depth,
+    plot_training_comparison,
+)
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "gelu", "relu"])
+def test_explorer_plot(name):
+    ax = plot_activation_explorer(compute_activation_explorer(name, -2.0))
+    assert name in ax.get_title()
+    assert len(ax.lines) >= 2
+
+
+def test_depth_plot_survives_inf_nan_and_zero():
+    values = np.array([0.5, math.inf, math.nan, 0.0])
+    comparison = DepthComparison(3, "normal", 1.0, ("a", "b", "c", "d"), values[:, None], values)
+    ax = plot_gradient_after_depth(comparison)
+    texts = [text.get_text() for text in ax.texts]
+    assert any("exploded (inf)" in t for t in texts)
+    assert any("exploded (nan)" in t for t in texts)
+    assert any("vanished (0)" in t for t in texts)
+
+
+def test_dead_unit_and_training_plots():
+    data = load_digits_split(seed=0)
+    experiments = compare_dead_unit_recovery(("relu",), bias_shift=-3.0, recover_steps=3, data=data)
+    assert len(plot_dead_units(experiments).patches) == 3
+    comparison = compare_activation_training(("relu", "tanh"), depth=1, steps=5, data=data)
+    assert len(plot_training_comparison(comparison).lines) == 2
