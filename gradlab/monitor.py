@@ -9,9 +9,11 @@ views and fails on in-place ops such as ReLU(inplace=True) or `x += shortcut` (p
 61519). We use forward hooks plus tensor hooks on each layer's output instead: a tensor hook
 registered before an in-place op fires with the gradient of the value it was registered on.
 
-Cost: nothing is moved to the host per layer. Parameter gradient norms use one fused foreach
-kernel at the end of backward; all numbers of a step are stacked and transferred once. On steps
-that are not recorded only two hooks on the root module run. Used in notebooks/07_monitoring.
+Why it is cheap: nothing goes to the host per layer. Parameter-gradient norms are taken with
+torch's fused foreach norm on small groups of gradients right after autograd writes them (still in
+cache; a second pass over all gradients after backward costs ~4% of a step on this CPU). A step's
+numbers are stacked into one tensor and moved to the host once; rows are built in batches. Steps
+that are not recorded run two hooks on the root module only. Used in notebooks/07_monitoring.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ from types import TracebackType
 
 import numpy as np
 import torch
-import torch.optim.optimizer as optim_hooks
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from gradlab.activation_stats import classify_activation, count_flagged
 from gradlab.findings import Report, Thresholds, find_problems
 from gradlab.history import History, NonFiniteEvent, Recording
-from gradlab.monitor_step import StepBuffer, first_tensor, sampled_view, to_host
+from gradlab.monitor_step import StepBuffer, first_tensor
+from gradlab.monitor_updates import UpdateTracker
 
 PARAM_QUANTITIES = ("grad_norm", "has_grad")
 LAYER_QUANTITIES = (
@@ -42,6 +44,8 @@ LAYER_QUANTITIES = (
     "update_ratio",  # ||delta theta|| / ||theta|| across optimizer.step
     "called",  # 1 if the layer's forward ran in the step
 )
+GRAD_GROUP_ELEMENTS = 1 << 17  # ~512 KB of float32 gradients: fits in L2 with room to spare
+STORE_BATCH = 16  # closed steps turned into history rows together (cheaper when cache is warm)
 
 
 class GradientMonitor:
@@ -56,10 +60,10 @@ class GradientMonitor:
         history_size: rows kept per quantity; older rows are dropped (bounded memory).
         activations: record activation mean/std and dead/saturated fractions.
         output_grads: record the gradient norm reaching each layer's output.
-        updates: record the update-to-data ratio ||delta theta|| / ||theta|| across any
-            torch.optim optimizer's step() that updates the model's parameters.
-        update_sample: estimate the update ratio from at most this many evenly strided elements
-            per parameter (None: exact, costs a copy of the parameters every recorded step).
+        updates: record each layer's update-to-data ratio ||delta W|| / ||W|| (W: the layer's
+            largest parameter) across any torch.optim optimizer's step() that updates it.
+        update_sample: estimate the update ratio from about this many elements per parameter, in
+            evenly spaced chunks (None: exact, costs a copy of the parameters every recorded step).
     """
 
     def __init__(
@@ -79,12 +83,8 @@ class GradientMonitor:
             raise ValueError(f"every must be an int >= 1, got {every!r}")
         if update_sample is not None and update_sample < 1:
             raise ValueError(f"update_sample must be None or >= 1, got {update_sample!r}")
-        self.model = model
-        self.every = every
-        self.activations = activations
-        self.output_grads = output_grads
-        self.updates = updates
-        self.update_sample = update_sample
+        self.model, self.every = model, every
+        self.activations, self.output_grads = activations, output_grads
 
         # Layers: modules owning trainable parameters; each parameter belongs to its first owner.
         self._layer_modules: list[nn.Module] = []
@@ -92,19 +92,20 @@ class GradientMonitor:
         self._params: list[nn.Parameter] = []
         self.params: list[str] = []
         param_layers: list[int] = []
+        seen: set[int] = set()
         for name, module in model.named_modules():
             own = [
                 (f"{name}.{p_name}" if name else p_name, p)
                 for p_name, p in module.named_parameters(recurse=False)
-                if p.requires_grad and all(p is not q for q in self._params)
+                if p.requires_grad and id(p) not in seen
             ]
+            seen |= {id(p) for _, p in own}
             if own:
                 param_layers += [len(self.layers)] * len(own)
                 self.layers.append(name)
                 self._layer_modules.append(module)
                 self.params += [p_name for p_name, _ in own]
                 self._params += [p for _, p in own]
-        self._param_index = {id(p): i for i, p in enumerate(self._params)}
         self._param_layers = np.asarray(param_layers, dtype=np.int64)
         self._param_sizes = np.asarray([p.numel() for p in self._params], dtype=np.int64)
         self._layer_activation = [""] * len(self.layers)
@@ -114,6 +115,15 @@ class GradientMonitor:
             for module in model.modules()
             if (kind := classify_activation(module)) and module not in self._layer_modules
         ]
+        largest = {}  # layer -> index of its largest parameter
+        for i, layer in enumerate(param_layers):
+            if (
+                layer not in largest
+                or self._params[i].numel() > self._params[largest[layer]].numel()
+            ):
+                largest[layer] = i
+        tracked = sorted(largest.values())
+        self._updates = UpdateTracker(self._params, tracked, update_sample) if updates else None
 
         columns: dict[str, list[str]] = {"global_grad_norm": ["global"]}
         columns |= {q: self.params for q in PARAM_QUANTITIES}
@@ -122,9 +132,10 @@ class GradientMonitor:
         self.non_finite: NonFiniteEvent | None = None
         self.steps_seen = 0
         self._pending: StepBuffer | None = None
+        self._closed: list[StepBuffer] = []
         self._last_layer: int | None = None
         self._handles: list[RemovableHandle] = []
-        self._layer_handles: list[RemovableHandle] = []
+        self._step_handles: list[RemovableHandle] = []  # hooks present only on recorded steps
         self._attached = False
 
     # ----------------------------------------------------------------- attach / detach
@@ -136,25 +147,21 @@ class GradientMonitor:
             self.model.register_forward_pre_hook(self._on_forward_start),
             self.model.register_forward_hook(self._on_forward_end),
         ]
-        if self.updates:
-            self._handles += [
-                optim_hooks.register_optimizer_step_pre_hook(self._on_optimizer_pre_step),
-                optim_hooks.register_optimizer_step_post_hook(self._on_optimizer_post_step),
-            ]
+        if self._updates is not None:
+            self._handles += self._updates.attach(lambda: self._pending)
         self._attached = True
         return self
 
     def detach(self) -> None:
-        """Remove every hook and store the last pending step; safe to call twice."""
-        for handle in self._handles + self._layer_handles:
+        """Remove every hook and store the pending steps; safe to call twice."""
+        for handle in self._handles + self._step_handles:
             handle.remove()
-        self._handles, self._layer_handles = [], []
+        self._handles, self._step_handles = [], []
         self._attached = False
         if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.remove_tensor_hooks()
-            if pending.backward_done:
-                self._store(pending)
+            self._pending.remove_tensor_hooks()
+        self._close_pending()
+        self._store_closed()
 
     def __enter__(self) -> GradientMonitor:
         return self.attach()
@@ -169,12 +176,10 @@ class GradientMonitor:
 
     # ----------------------------------------------------------------- results
     def recording(self) -> Recording:
-        """The measured quantities so far (stores a finished pending step first)."""
-        pending = self._pending
-        if pending is not None and pending.backward_done:
-            self._pending = None
-            pending.remove_tensor_hooks()
-            self._store(pending)
+        """The measured quantities so far (a step whose backward has finished is included)."""
+        if self._pending is not None and self._pending.backward_done:
+            self._close_pending()
+        self._store_closed()
         return Recording(
             layers=list(self.layers),
             layer_types=[type(m).__name__ for m in self._layer_modules],
@@ -203,27 +208,54 @@ class GradientMonitor:
         """The history as plain dicts and lists, keyed by parameter or layer name."""
         return self.recording().to_dict()
 
+    # ----------------------------------------------------------------- step bookkeeping
+    def _close_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        pending.close()
+        if pending.backward_done:  # a forward without backward records nothing
+            self._closed.append(pending)
+
+    def _store_closed(self) -> None:
+        """Turn closed steps into history rows: one host transfer per step."""
+        closed, self._closed = self._closed, []
+        for pending in closed:
+            values = [] if pending.stacked is None else pending.stacked.tolist()
+            if pending.called and not self._forward_order:
+                self._forward_order = list(dict.fromkeys(pending.called))
+            row, event = pending.to_row(
+                values,
+                n_layers=len(self.layers),
+                param_layers=self._param_layers,
+                param_sizes=self._param_sizes,
+                layer_hooks=self.activations or self.output_grads,
+            )
+            if self.non_finite is None and event is not None:
+                quantity, index, is_param = event
+                layer_index = self._param_layers[index] if is_param else index
+                layer = self.layers[layer_index] if self.layers else ""
+                self.non_finite = NonFiniteEvent(pending.step, layer, quantity)
+            self.history.append(pending.step, row)
+
     # ----------------------------------------------------------------- forward
     def _on_forward_start(self, module: nn.Module, args: tuple) -> None:
         if not torch.is_grad_enabled():
             return
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.remove_tensor_hooks()
-            if pending.backward_done:
-                self._store(pending)
+        self._close_pending()
+        if len(self._closed) >= STORE_BATCH:
+            self._store_closed()
         step = self.steps_seen
         self.steps_seen += 1
         if step % self.every:
-            self._remove_layer_hooks()
+            self._remove_step_hooks()
             return
         self._pending = StepBuffer(step)
         self._last_layer = None
-        if self.activations or self.output_grads:
-            self._install_layer_hooks()
+        self._install_step_hooks()
         x = first_tensor(args)
         if x is not None and x.is_floating_point():
-            self._pending.input_finite = torch.isfinite(x).all()
+            self._pending.input_sum = x.detach().sum()  # one kernel; NaN/inf in x makes it so
 
     def _on_forward_end(self, module: nn.Module, args: tuple, output: object) -> None:
         pending = self._pending
@@ -235,21 +267,26 @@ class GradientMonitor:
         if out is not None and out.requires_grad:
             pending.tensor_hooks.append(out.register_hook(partial(self._on_backward, pending)))
 
-    def _install_layer_hooks(self) -> None:
-        if self._layer_handles:
+    def _install_step_hooks(self) -> None:
+        if self._step_handles:
             return
-        for index, module in enumerate(self._layer_modules):
-            hook = partial(self._on_layer_output, index)
-            self._layer_handles.append(module.register_forward_hook(hook))
+        handles = [
+            p.register_post_accumulate_grad_hook(partial(self._on_param_grad, i))
+            for i, p in enumerate(self._params)
+        ]
+        if self.activations or self.output_grads:
+            for index, module in enumerate(self._layer_modules):
+                handles.append(module.register_forward_hook(partial(self._on_layer_output, index)))
         if self.activations:
             for module, kind in self._activation_modules:
                 hook = partial(self._on_activation_output, kind)
-                self._layer_handles.append(module.register_forward_hook(hook))
+                handles.append(module.register_forward_hook(hook))
+        self._step_handles = handles
 
-    def _remove_layer_hooks(self) -> None:
-        for handle in self._layer_handles:
+    def _remove_step_hooks(self) -> None:
+        for handle in self._step_handles:
             handle.remove()
-        self._layer_handles = []
+        self._step_handles = []
 
     def _on_layer_output(self, index: int, module: nn.Module, args: tuple, output: object) -> None:
         pending = self._pending
@@ -270,7 +307,10 @@ class GradientMonitor:
             hook = partial(self._on_output_grad, pending, index, out.numel())
             pending.tensor_hooks.append(out.register_hook(hook))
 
-    def _on_activation_output(self, kind: str, module: nn.Module, args: tuple, output: object):
+    def _on_activation_output(
+        self, kind: str, module: nn.Module, args: tuple, output: object
+    ) -> None:
+        # The activation is attributed to the layer that ran just before it (Linear -> ReLU).
         pending, index = self._pending, self._last_layer
         if pending is None or index is None or pending.forward_done:
             return
@@ -281,91 +321,43 @@ class GradientMonitor:
         pending.flag_layers.append(index)
         pending.flag_sizes.append(out.numel())
         pending.flag_saturation.append(kind in ("sigmoid", "tanh"))
+        pending.flag_live.append(kind == "relu")
         pending.flag_values.append(count_flagged(out, kind))
 
     # ----------------------------------------------------------------- backward
-    def _on_backward(self, pending: StepBuffer, grad: torch.Tensor) -> None:
+    def _on_backward(self, pending: StepBuffer, grad: object = None) -> None:
         if pending is self._pending and not pending.callback_queued:
             pending.callback_queued = True
             engine = torch.autograd.Variable._execution_engine
             engine.queue_callback(partial(self._on_backward_end, pending))
 
-    def _on_output_grad(self, pending: StepBuffer, index: int, size: int, grad: torch.Tensor):
+    def _on_output_grad(
+        self, pending: StepBuffer, index: int, size: int, grad: torch.Tensor
+    ) -> None:
         if pending is not self._pending:
             return
-        self._on_backward(pending, grad)
+        self._on_backward(pending)
         pending.grad_out_layers.append(index)
         pending.grad_out_sizes.append(size)
         pending.grad_out_values.append(torch.linalg.vector_norm(grad.detach()))
 
+    def _on_param_grad(self, index: int, param: torch.Tensor) -> None:
+        """After autograd accumulated param.grad: gather it, norm a group once it is large."""
+        pending = self._pending
+        if pending is None or pending.backward_done:
+            return
+        self._on_backward(pending)
+        grad = param.grad
+        if grad.is_sparse:
+            grad = grad.coalesce()._values()
+        pending.grad_params.append(index)
+        pending.grad_group.append(grad.detach())
+        pending.grad_group_size += grad.numel()
+        if pending.grad_group_size >= GRAD_GROUP_ELEMENTS:
+            pending.norm_grad_group()
+
     def _on_backward_end(self, pending: StepBuffer) -> None:
         """Runs once when autograd finishes: every .grad of this backward is accumulated."""
-        if pending is not self._pending:
-            return
-        grads, indices = [], []
-        for i, p in enumerate(self._params):
-            grad = p.grad
-            if grad is not None:
-                grads.append(grad._values() if grad.is_sparse else grad.detach())
-                indices.append(i)
-        pending.grad_params = indices
-        pending.grad_values = list(torch._foreach_norm(grads)) if grads else []
-        pending.backward_done = True
-
-    # ----------------------------------------------------------------- optimizer step
-    def _optimizer_params(self, optimizer: torch.optim.Optimizer) -> tuple[list[int], list]:
-        indices = []
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                i = self._param_index.get(id(p))
-                if i is not None and p.grad is not None:
-                    indices.append(i)
-        views = [sampled_view(self._params[i], self.update_sample) for i in indices]
-        return indices, views
-
-    def _on_optimizer_pre_step(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
-        pending = self._pending
-        if pending is None or not pending.backward_done or id(optimizer) in pending.snapshots:
-            return
-        indices, views = self._optimizer_params(optimizer)
-        if indices:
-            with torch.no_grad():
-                before = torch._foreach_mul(views, 1.0)  # a copy in one fused kernel
-            pending.snapshots[id(optimizer)] = (indices, before)
-
-    def _on_optimizer_post_step(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
-        pending = self._pending
-        if pending is None or id(optimizer) not in pending.snapshots:
-            return
-        indices, before = pending.snapshots[id(optimizer)]
-        pending.snapshots[id(optimizer)] = (indices, [])  # free the copy, remember it stepped
-        views = [sampled_view(self._params[i], self.update_sample) for i in indices]
-        with torch.no_grad():
-            data_norms = torch._foreach_norm(before)
-            torch._foreach_sub_(before, views)
-            delta_norms = torch._foreach_norm(before)
-        pending.update_params += indices
-        pending.update_sizes += [v.numel() for v in views]
-        pending.data_values += list(data_norms)
-        pending.delta_values += list(delta_norms)
-
-    # ----------------------------------------------------------------- store one step
-    def _store(self, pending: StepBuffer) -> None:
-        """Move the step's numbers to the host in one transfer and append a history row."""
-        values = to_host(pending.all_values())
-        if pending.called and not self._forward_order:
-            self._forward_order = list(dict.fromkeys(pending.called))
-        row, event = pending.to_row(
-            values,
-            n_layers=len(self.layers),
-            param_layers=self._param_layers,
-            param_sizes=self._param_sizes,
-            layer_hooks=self.activations or self.output_grads,
-        )
-        if self.non_finite is None and event is not None:
-            quantity, index, is_param = event
-            layer = (
-                self.layers[self._param_layers[index] if is_param else index] if index >= 0 else ""
-            )
-            self.non_finite = NonFiniteEvent(pending.step, layer, quantity)
-        self.history.append(pending.step, row)
+        if pending is self._pending:
+            pending.norm_grad_group()
+            pending.backward_done = True

@@ -160,7 +160,7 @@ def test_saturation_fraction_uses_the_derivative(activation: type, threshold: fl
     assert monitor.to_numpy()["fraction_saturated"][0, 0] == pytest.approx(expected, abs=1e-6)
 
 
-@pytest.mark.parametrize("sample", [None, 64], ids=["exact", "sampled"])
+@pytest.mark.parametrize("sample", [None, 256], ids=["exact", "sampled"])
 def test_update_ratio_matches_a_parameter_snapshot(sample: int | None) -> None:
     model = make_mlp(width=32)
     x = torch.randn(8, 32)
@@ -171,10 +171,9 @@ def test_update_ratio_matches_a_parameter_snapshot(sample: int | None) -> None:
         optimizer.step()
     after = list(model.parameters())
     ratio = monitor.to_numpy()["update_ratio"][0]
-    for layer in range(len(monitor.layers)):
-        delta = torch.cat([(after[k] - before[k]).flatten() for k in (2 * layer, 2 * layer + 1)])
-        data = torch.cat([before[k].flatten() for k in (2 * layer, 2 * layer + 1)])
-        expected = (delta.norm() / data.norm()).item()
+    for layer in range(len(monitor.layers)):  # each layer's largest parameter: its weight
+        weight = 2 * layer
+        expected = ((after[weight] - before[weight]).norm() / before[weight].norm()).item()
         assert ratio[layer] == pytest.approx(expected, rel=1e-4 if sample is None else 0.15)
 
 
