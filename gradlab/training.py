@@ -25,6 +25,8 @@ class TrainingRecord:
 
     grad_norms: (steps, parameters) ‖∂L/∂θ‖ per parameter, in `parameter_names` order (forward
     order). global_grad_norms: the norm over all parameters. Non-finite values are kept as is.
+    weight_norms: (steps, parameters) ‖θ‖ at the start of each step (the weights that produced
+    that step's loss), only when train_classifier was asked to record them, else None.
     """
 
     losses: np.ndarray
@@ -33,6 +35,7 @@ class TrainingRecord:
     parameter_names: tuple[str, ...]
     train_accuracy: float
     test_accuracy: float
+    weight_norms: np.ndarray | None = None
 
     @property
     def first_nonfinite_step(self) -> int | None:
@@ -69,11 +72,13 @@ def train_classifier(
     optimizer: str = "sgd",
     seed: int = 0,
     stop_at_nonfinite: bool = True,
+    record_weight_norms: bool = False,
 ) -> TrainingRecord:
     """Train with cross-entropy on minibatches drawn with `seed`; record loss and gradient norms.
 
     With stop_at_nonfinite, training stops after the first step whose loss or gradient is
     inf/nan (the record then ends at that step), since every later step would only be nan.
+    With record_weight_norms, also record every parameter's norm at the start of each step.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
@@ -86,8 +91,11 @@ def train_classifier(
     opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(params, lr=lr)
     generator = torch.Generator().manual_seed(seed)
     n = len(data.x_train)
-    losses, norms = [], []
+    losses, norms, weight_norms = [], [], []
     for _ in range(steps):
+        if record_weight_norms:
+            with torch.no_grad():
+                weight_norms.append(torch.stack(torch._foreach_norm(params)).tolist())
         index = torch.randint(0, n, (batch_size,), generator=generator)
         loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
         opt.zero_grad(set_to_none=False)
@@ -111,4 +119,5 @@ def train_classifier(
         parameter_names=tuple(name for name, _ in named),
         train_accuracy=accuracy(model, data.x_train, data.y_train),
         test_accuracy=accuracy(model, data.x_test, data.y_test),
+        weight_norms=np.array(weight_norms, dtype=np.float64) if record_weight_norms else None,
     )

@@ -1,0 +1,83 @@
+"""gradlab.divergence: symptoms read off records; training's optional weight-norm record."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gradlab.data import load_digits_split
+from gradlab.divergence import (
+    count_loss_jumps,
+    diagnose_run,
+    find_loss_spike,
+    format_gradients_at,
+    format_symptoms,
+    format_training_log,
+    total_weight_norms,
+    train_at_learning_rates,
+)
+from gradlab.models import make_mlp
+from gradlab.training import train_classifier
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_digits_split(seed=0)
+
+
+@pytest.mark.parametrize(
+    ("losses", "expected"),
+    [
+        ([2.3, 2.2, 2.0, 1.5], None),
+        ([2.3, 2.2, 24.0, 1e5], 2),  # 24 > 10 × 2.3
+        ([2.3, 2.2, math.nan], 2),
+        ([2.3, math.inf], 1),
+    ],
+    ids=["calm", "spike", "nan", "inf"],
+)
+def test_find_loss_spike(losses, expected):
+    assert find_loss_spike(losses) == expected
+
+
+def test_count_loss_jumps():
+    assert count_loss_jumps([2.0, 1.0, 1.6, 1.2, 1.3, 2.0, math.nan]) == 2
+
+
+def test_weight_norms_are_recorded_before_each_step(data):
+    model = make_mlp(2, 16, "relu", "xavier", in_features=64, seed=0)
+    start = [float(p.detach().norm()) for p in model.parameters()]
+    record = train_classifier(model, data, steps=3, lr=0.1, record_weight_norms=True)
+    assert record.weight_norms.shape == (3, len(start))
+    np.testing.assert_allclose(record.weight_norms[0], start, rtol=1e-6)
+    assert not np.allclose(record.weight_norms[2], start)
+    plain = train_classifier(make_mlp(2, 16, in_features=64), data, steps=2)
+    assert plain.weight_norms is None
+    with pytest.raises(ValueError, match="record_weight_norms=True"):
+        total_weight_norms(plain)
+
+
+def test_total_weight_norm_matches_torch(data):
+    model = make_mlp(2, 16, "relu", "xavier", in_features=64, seed=0)
+    expected = float(torch.cat([p.detach().flatten() for p in model.parameters()]).norm())
+    record = train_classifier(model, data, steps=1, lr=0.1, record_weight_norms=True)
+    assert total_weight_norms(record)[0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_diverging_run_is_diagnosed(data):
+    records = train_at_learning_rates([0.05, 1.0], data=data, steps=60)
+    calm, wild = (diagnose_run(records[lr], lr) for lr in (0.05, 1.0))
+    assert calm.spike_step is None and calm.nonfinite_step is None and calm.loss_jumps == 0
+    assert wild.spike_step is not None and wild.nonfinite_step is not None
+    assert wild.spike_step < wild.nonfinite_step == wild.steps_run - 1
+    assert wild.nonfinite_parameter in records[1.0].parameter_names
+    assert wild.weight_growth > 1e3 > calm.weight_growth
+    table = format_symptoms([calm, wild])
+    assert len(table.splitlines()) == 3
+    step = wild.nonfinite_step
+    assert "<- not finite" in format_gradients_at(records[1.0], step)
+    assert "<- not finite" not in format_gradients_at(records[1.0], step - 1)
+    log = format_training_log(records[1.0], step - 2)
+    assert len(log.splitlines()) == 3 and "|weights|" in log
+    with pytest.raises(ValueError, match="step must be in"):
+        format_gradients_at(records[1.0], step + 1)
