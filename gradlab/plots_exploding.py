@@ -1,0 +1,115 @@
+"""Drawing only, for notebooks/03_exploding: each plot_* takes computed results and an optional
+Axes and returns the Axes. Non-finite values cannot sit on a log axis: they are marked with an x
+along the top and labelled 'exploded (inf/nan)'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from gradlab.rnn import TimeGradients
+from gradlab.spectral import GrowthMeasurement
+from gradlab.training import TrainingRecord
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (7, 3.6)) -> Axes:
+    return plt.subplots(figsize=figsize)[1] if ax is None else ax
+
+
+def _log_line(ax: Axes, x: np.ndarray, y: np.ndarray, style: str, **kwargs) -> None:
+    """Draw the positive finite part of y; mark inf/nan with an x at the top of the drawn range."""
+    y = np.asarray(y, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        shown = np.isfinite(y) & (y > 0)
+    if shown.any():
+        ax.plot(x[shown], y[shown], style, **kwargs)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        top = y[shown].max() if shown.any() else 1.0
+        ax.scatter(x[bad], np.full(bad.sum(), top), marker="x", color="black", zorder=4)
+
+
+def _mark_overflow_legend(ax: Axes, *curves: np.ndarray) -> None:
+    if any((~np.isfinite(np.asarray(c, dtype=np.float64))).any() for c in curves):
+        ax.scatter([], [], marker="x", color="black", label="exploded (inf/nan)")
+
+
+def plot_growth(result: GrowthMeasurement, ax: Axes | None = None) -> Axes:
+    """‖∂L/∂h_l‖ for l = 0..depth: measured, the σ_max × slope bound, and the typical curve."""
+    ax = _axes(ax)
+    layers = np.arange(result.depth + 1)
+    _log_line(ax, layers, result.predicted_grad_norms, "--", color="tab:red", label="σ_max × slope")
+    _log_line(ax, layers, result.typical_grad_norms, ":", color="gray", label="rms σ × slope")
+    _log_line(ax, layers, result.grad_norms, "o-", color="tab:blue", ms=3, label="measured")
+    _mark_overflow_legend(ax, result.grad_norms, result.predicted_grad_norms)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer l (0 = input)")
+    ax.set_ylabel("‖∂L/∂h_l‖")
+    ax.set_title(
+        f"{result.kind} weights × {result.weight_scale:.2f}, {result.activation}, "
+        f"{result.depth} layers"
+    )
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_time_gradients(results: list[TimeGradients], ax: Axes | None = None) -> Axes:
+    """‖∂L/∂h_t‖ against t for each case, with the closed form |W_h|^(T−t) dashed."""
+    ax = _axes(ax)
+    colors = {"linear": "tab:blue", "tanh": "tab:orange"}
+    closed_drawn = False
+    for result in results:
+        t = np.arange(1, result.steps + 1)
+        if not closed_drawn:
+            _log_line(ax, t, result.closed_form, "--", color="gray", label="|W_h|^(T−t)")
+            closed_drawn = True
+        style = "o" if result.steps <= 30 else "-"
+        color = colors.get(result.case)
+        _log_line(ax, t, result.grad_norms, style, color=color, ms=4, label=f"{result.case} nn.RNN")
+    _mark_overflow_legend(ax, *(r.grad_norms for r in results))
+    ax.set_yscale("log")
+    ax.set_xlabel("time step t (the loss is at t = T)")
+    ax.set_ylabel("‖∂L/∂h_t‖")
+    if results:
+        ax.set_title(f"Gradients through time, |W_h| = {results[0].recurrent_scale:.2f}")
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_losses(records: Mapping[float, TrainingRecord], ax: Axes | None = None) -> Axes:
+    """Loss per step for each learning rate (log axis); the first non-finite step is an x."""
+    ax = _axes(ax)
+    for lr, record in records.items():
+        steps = np.arange(len(record.losses))
+        ax.plot(steps, record.losses, label=f"lr = {lr}")
+        step = record.first_nonfinite_step
+        if step is not None:
+            ax.axvline(step, color="black", ls=":", lw=1)
+            ax.annotate(f"non-finite (lr = {lr})", (step, 1.0), fontsize=8, rotation=90)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_title("The same network at three learning rates")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_weight_norms(norms: Mapping[float, np.ndarray], ax: Axes | None = None) -> Axes:
+    """Total weight norm per step for each learning rate (log axis)."""
+    ax = _axes(ax)
+    for lr, values in norms.items():
+        _log_line(ax, np.arange(len(values)), values, "-", label=f"lr = {lr}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("‖θ‖ (all parameters)")
+    ax.set_title("Weight growth")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+    return ax

@@ -1,0 +1,125 @@
+"""Interactive demos for notebooks/03_exploding: controls wired to a pure compute function and a
+plot_* that draws its result (the same compute → draw split as gradlab.widgets).
+
+Every setting a slider allows gives a result; overflow is drawn and labelled
+'exploded (inf)' / 'exploded (nan)', never raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+from gradlab.plots_exploding import plot_growth, plot_time_gradients
+from gradlab.rnn import RNN_CASES, TimeGradients, compute_time_gradients
+from gradlab.spectral import CHAIN_ACTIVATIONS, WEIGHT_KINDS, GrowthMeasurement, measure_growth
+from gradlab.widgets import _wire
+
+_STYLE = {"description_width": "initial"}
+
+
+@dataclass(frozen=True)
+class GrowthGrid:
+    """The slider grid of the weight-scale demo (tests sweep exactly these values)."""
+
+    depth_min: int = 1
+    depth_max: int = 100
+    scale_min: float = 0.25
+    scale_max: float = 3.0
+    scale_step: float = 0.05
+    kinds: tuple[str, ...] = WEIGHT_KINDS
+    activations: tuple[str, ...] = CHAIN_ACTIVATIONS
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """The slider grid of the gradients-through-time demo."""
+
+    steps_min: int = 1
+    steps_max: int = 100
+    scale_min: float = 0.1
+    scale_max: float = 3.0
+    scale_step: float = 0.05
+
+
+GROWTH_GRID = GrowthGrid()
+TIME_GRID = TimeGrid()
+
+
+def compute_growth(
+    depth: int, weight_scale: float, kind: str = "orthogonal", activation: str = "linear"
+) -> GrowthMeasurement:
+    """The numbers behind one setting of the weight-scale demo (one real backward pass)."""
+    return measure_growth(depth, weight_scale, kind=kind, activation=activation)
+
+
+def compute_time_comparison(recurrent_scale: float, steps: int) -> list[TimeGradients]:
+    """‖∂L/∂h_t‖ for every t, for the linear and the tanh nn.RNN with the same |W_h| and T."""
+    return [compute_time_gradients(case, recurrent_scale, steps) for case in RNN_CASES]
+
+
+def _float_slider(value: float, low: float, high: float, step: float, text: str):
+    return widgets.FloatSlider(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=text,
+        continuous_update=False,
+        style=_STYLE,
+    )
+
+
+def _int_slider(value: int, low: int, high: int, text: str) -> widgets.IntSlider:
+    return widgets.IntSlider(
+        value=value, min=low, max=high, description=text, continuous_update=False, style=_STYLE
+    )
+
+
+def make_growth_demo(
+    depth: int = 20,
+    weight_scale: float = 1.5,
+    kind: str = "orthogonal",
+    activation: str = "linear",
+) -> widgets.VBox:
+    """ "Weight scale and depth": predicted (σ_max × slope)^L beside the measured gradient."""
+    grid = GROWTH_GRID
+    controls = {
+        "weight_scale": _float_slider(
+            weight_scale, grid.scale_min, grid.scale_max, grid.scale_step, "weight scale"
+        ),
+        "depth": _int_slider(depth, grid.depth_min, grid.depth_max, "depth"),
+        "kind": widgets.Dropdown(
+            options=grid.kinds, value=kind, description="weights", style=_STYLE
+        ),
+        "activation": widgets.Dropdown(
+            options=grid.activations, value=activation, description="activation", style=_STYLE
+        ),
+    }
+
+    def render(weight_scale: float, depth: int, kind: str, activation: str) -> str:
+        result = compute_growth(depth, weight_scale, kind, activation)
+        plot_growth(result, plt.subplots(figsize=(7, 3.6))[1])
+        return result.summary()
+
+    return _wire(controls, render, "gradlab-growth")
+
+
+def make_time_demo(recurrent_scale: float = 0.5, steps: int = 6) -> widgets.VBox:
+    """ "Gradients through time": |W_h| and T → ‖∂L/∂h_t‖ for every t on a log axis."""
+    grid = TIME_GRID
+    controls = {
+        "recurrent_scale": _float_slider(
+            recurrent_scale, grid.scale_min, grid.scale_max, grid.scale_step, "|W_h|"
+        ),
+        "steps": _int_slider(steps, grid.steps_min, grid.steps_max, "T (steps)"),
+    }
+
+    def render(recurrent_scale: float, steps: int) -> str:
+        results = compute_time_comparison(recurrent_scale, steps)
+        plot_time_gradients(results, plt.subplots(figsize=(7, 3.6))[1])
+        return "\n".join(result.summary() for result in results)
+
+    return _wire(controls, render, "gradlab-time")

@@ -1,0 +1,115 @@
+"""Chapter 3 demos: every slider setting computes a valid, labelled result; widgets redraw."""
+
+import itertools
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+
+from gradlab.plots_exploding import plot_growth, plot_time_gradients
+from gradlab.probe import STATUSES
+from gradlab.widgets_exploding import (
+    GROWTH_GRID,
+    TIME_GRID,
+    compute_growth,
+    compute_time_comparison,
+    make_growth_demo,
+    make_time_demo,
+)
+
+matplotlib.use("Agg")
+
+
+def slider_values(low, high, step):
+    count = round((high - low) / step) + 1
+    return [round(low + i * step, 10) for i in range(count)]
+
+
+GROWTH_SCALES = slider_values(GROWTH_GRID.scale_min, GROWTH_GRID.scale_max, GROWTH_GRID.scale_step)
+TIME_SCALES = slider_values(TIME_GRID.scale_min, TIME_GRID.scale_max, TIME_GRID.scale_step)
+
+
+def labelled(value, text):
+    """A number is shown either as a finite value or as 'exploded (inf)' / 'exploded (nan)'."""
+    if math.isfinite(value):
+        return True
+    return ("exploded (inf)" if math.isinf(value) else "exploded (nan)") in text
+
+
+def assert_valid_growth(result, depth):
+    assert len(result.grad_norms) == depth + 1
+    assert result.status in STATUSES
+    text = result.summary()
+    assert text.count("\n") == 2
+    assert labelled(result.measured_growth, text) and labelled(result.predicted_growth, text)
+    if not math.isfinite(result.measured_growth):
+        assert result.status == "exploded"
+
+
+def assert_valid_time(results, steps):
+    assert [r.case for r in results] == ["linear", "tanh"]
+    for result in results:
+        assert len(result.grad_norms) == steps
+        assert result.regime in ("vanishing", "preserved", "exploding")
+        assert all(status in STATUSES for status in result.statuses)
+        assert labelled(result.first_step, result.summary())
+
+
+@pytest.mark.parametrize("kind", GROWTH_GRID.kinds)
+@pytest.mark.parametrize("activation", GROWTH_GRID.activations)
+def test_growth_grid_sweep(kind, activation):
+    depths = (GROWTH_GRID.depth_min, 2, 10, 40, GROWTH_GRID.depth_max)
+    scales = (GROWTH_GRID.scale_min, 0.5, 1.0, 1.5, 2.0, GROWTH_GRID.scale_max)
+    for depth, scale in itertools.product(depths, scales):
+        assert_valid_growth(compute_growth(depth, scale, kind, activation), depth)
+
+
+def test_every_growth_scale_step_at_the_extreme_depths():
+    for scale in GROWTH_SCALES:
+        for depth in (GROWTH_GRID.depth_min, GROWTH_GRID.depth_max):
+            assert_valid_growth(compute_growth(depth, scale, "orthogonal", "linear"), depth)
+
+
+def test_every_time_slider_setting_at_the_extremes():
+    for scale in TIME_SCALES:
+        for steps in (TIME_GRID.steps_min, 2, TIME_GRID.steps_max):
+            assert_valid_time(compute_time_comparison(scale, steps), steps)
+    for steps in range(TIME_GRID.steps_min, TIME_GRID.steps_max + 1):
+        for scale in (TIME_GRID.scale_min, 1.0, TIME_GRID.scale_max):
+            assert_valid_time(compute_time_comparison(scale, steps), steps)
+
+
+def test_extremes_overflow_and_are_labelled():
+    deepest = compute_growth(GROWTH_GRID.depth_max, GROWTH_GRID.scale_max, "orthogonal", "linear")
+    assert deepest.status == "exploded" and "exploded (" in deepest.summary()
+    linear, tanh = compute_time_comparison(TIME_GRID.scale_max, TIME_GRID.steps_max)
+    assert "exploded (inf)" in linear.summary()
+    assert math.isfinite(tanh.first_step)  # tanh saturates: it explodes far less
+    smallest = compute_growth(GROWTH_GRID.depth_max, GROWTH_GRID.scale_min, "orthogonal", "relu")
+    assert smallest.status == "vanished"
+
+
+def test_plots_draw_overflowing_results():
+    import matplotlib.pyplot as plt
+
+    ax = plot_growth(compute_growth(100, 3.0))
+    assert ax.get_yscale() == "log"
+    ax = plot_time_gradients(compute_time_comparison(3.0, 100))
+    assert any("exploded" in text.get_text() for text in ax.get_legend().get_texts())
+    plt.close("all")
+
+
+def test_widgets_redraw_on_slider_move():
+    demo = make_growth_demo(depth=10, weight_scale=1.5)
+    readout = demo.children[2]
+    depth_slider = demo.children[0].children[1]
+    assert depth_slider.description == "depth"
+    depth_slider.value = 30
+    assert "over 30 layers" in readout.value
+    time_demo = make_time_demo()
+    assert "t=1: 0.03125" in time_demo.children[2].value
+    steps_slider = time_demo.children[0].children[1]
+    steps_slider.value = 50
+    assert "T = 50" in time_demo.children[2].value
+    np.testing.assert_equal(time_demo.children[0].children[0].value, 0.5)
