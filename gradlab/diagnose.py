@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradlab.findings import KINDS, Finding, Report, Thresholds, find_problems
+from gradlab.findings import find_problems
 from gradlab.monitor import GradientMonitor
+from gradlab.report import KINDS, Finding, Report, Thresholds
 
 __all__ = ["KINDS", "Finding", "Report", "Thresholds", "diagnose"]
 

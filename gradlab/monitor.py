@@ -27,10 +27,11 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from gradlab.activation_stats import classify_activation, count_flagged
-from gradlab.findings import Report, Thresholds, find_problems
+from gradlab.findings import find_problems
 from gradlab.history import History, NonFiniteEvent, Recording
 from gradlab.monitor_step import StepBuffer, first_tensor
 from gradlab.monitor_updates import UpdateTracker
+from gradlab.report import Report, Thresholds
 
 PARAM_QUANTITIES = ("grad_norm", "has_grad")
 LAYER_QUANTITIES = (

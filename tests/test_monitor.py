@@ -160,6 +160,17 @@ def test_saturation_fraction_uses_the_derivative(activation: type, threshold: fl
     assert monitor.to_numpy()["fraction_saturated"][0, 0] == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.parametrize("activation", [nn.LeakyReLU, nn.GELU, nn.ReLU6], ids=str)
+def test_dead_fraction_of_other_relu_family_activations(activation: type) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), activation())
+    x = torch.randn(64, 16)
+    with GradientMonitor(model, updates=False) as monitor:
+        model(x).sum().backward()
+    expected = (model(x) <= 0).float().mean().item()
+    assert monitor.to_numpy()["fraction_dead"][0, 0] == pytest.approx(expected, abs=1e-6)
+
+
 @pytest.mark.parametrize("sample", [None, 256], ids=["exact", "sampled"])
 def test_update_ratio_matches_a_parameter_snapshot(sample: int | None) -> None:
     model = make_mlp(width=32)
@@ -208,7 +219,10 @@ def _no_hooks_left(model: nn.Module) -> bool:
     optimizer_clean = not optim_hooks._global_optimizer_pre_hooks and not (
         optim_hooks._global_optimizer_post_hooks
     )
-    return modules_clean and optimizer_clean
+    params_clean = all(
+        not getattr(p, "_post_accumulate_grad_hooks", None) for p in model.parameters()
+    )
+    return modules_clean and optimizer_clean and params_clean
 
 
 def test_hooks_are_removed_on_exit_and_on_error() -> None:
