@@ -65,6 +65,9 @@ class GradientMonitor:
             largest parameter) across any torch.optim optimizer's step() that updates it.
         update_sample: estimate the update ratio from about this many elements per parameter, in
             evenly spaced chunks (None: exact, costs a copy of the parameters every recorded step).
+        activation_sample: compute activation statistics on at most this many leading elements
+            of a contiguous output, i.e. its first examples (None: all; large conv outputs make
+            full passes expensive).
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class GradientMonitor:
         output_grads: bool = True,
         updates: bool = True,
         update_sample: int | None = 4096,
+        activation_sample: int | None = 1 << 16,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -84,6 +88,9 @@ class GradientMonitor:
             raise ValueError(f"every must be an int >= 1, got {every!r}")
         if update_sample is not None and update_sample < 1:
             raise ValueError(f"update_sample must be None or >= 1, got {update_sample!r}")
+        if activation_sample is not None and activation_sample < 1:
+            raise ValueError(f"activation_sample must be None or >= 1, got {activation_sample!r}")
+        self.activation_sample = activation_sample
         self.model, self.every = model, every
         self.activations, self.output_grads = activations, output_grads
 
@@ -299,7 +306,7 @@ class GradientMonitor:
         if out is None or not out.is_floating_point():
             return
         if self.activations:
-            values = out.detach()
+            values = self._sample(out)
             pending.act_layers.append(index)
             pending.act_sizes.append(values.numel())
             # sum and L2 norm are single fast kernels; mean and std follow on the host.
@@ -318,12 +325,21 @@ class GradientMonitor:
         out = first_tensor(output)
         if out is None:
             return
+        out = self._sample(out)
         self._layer_activation[index] = kind
         pending.flag_layers.append(index)
         pending.flag_sizes.append(out.numel())
         pending.flag_saturation.append(kind in ("sigmoid", "tanh"))
         pending.flag_live.append(kind == "relu")
         pending.flag_values.append(count_flagged(out, kind))
+
+    def _sample(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The leading `activation_sample` elements (the first examples), as a detached view."""
+        tensor = tensor.detach()
+        limit = self.activation_sample
+        if limit is None or tensor.numel() <= limit or not tensor.is_contiguous():
+            return tensor
+        return tensor.view(-1)[:limit]
 
     # ----------------------------------------------------------------- backward
     def _on_backward(self, pending: StepBuffer, grad: object = None) -> None:

@@ -171,6 +171,18 @@ def test_dead_fraction_of_other_relu_family_activations(activation: type) -> Non
     assert monitor.to_numpy()["fraction_dead"][0, 0] == pytest.approx(expected, abs=1e-6)
 
 
+def test_activation_sample_uses_the_first_examples() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU())
+    x = torch.randn(64, 16)
+    with GradientMonitor(model, activation_sample=320) as monitor:  # 10 of 64 examples
+        model(x).sum().backward()
+    head = model[0](x[:10])
+    row = monitor.to_numpy()
+    assert row["activation_mean"][0, 0] == pytest.approx(head.mean().item(), abs=1e-6)
+    assert row["fraction_dead"][0, 0] == pytest.approx((head <= 0).float().mean().item())
+
+
 @pytest.mark.parametrize("sample", [None, 256], ids=["exact", "sampled"])
 def test_update_ratio_matches_a_parameter_snapshot(sample: int | None) -> None:
     model = make_mlp(width=32)
