@@ -450,7 +450,8 @@ questions = [
         answer=0,
         explanations=[
             "The factor per step is |W_h| × tanh', and tanh' drops as the state grows.",
-            "They can: at |W_h| = 2 the tanh RNN's gradient grows thousands of times over 50 steps.",
+            "They can: at |W_h| = 2 the tanh RNN's gradient grows thousands of times over 50 "
+            "steps.",
             "An orthogonal matrix scaled by 1.1 stretches every direction by 1.1.",
         ],
     ),
