@@ -136,8 +136,8 @@ class GradientMonitor:
         columns: dict[str, list[str]] = {"global_grad_norm": ["global"]}
         columns |= {q: self.params for q in PARAM_QUANTITIES}
         columns |= {q: self.layers for q in LAYER_QUANTITIES}
-        self.history = History(columns, history_size)
-        self.non_finite: NonFiniteEvent | None = None
+        self._history = History(columns, history_size)
+        self._non_finite: NonFiniteEvent | None = None
         self.steps_seen = 0
         self._pending: StepBuffer | None = None
         self._closed: list[StepBuffer] = []
@@ -183,11 +183,27 @@ class GradientMonitor:
         self.detach()
 
     # ----------------------------------------------------------------- results
-    def recording(self) -> Recording:
-        """The measured quantities so far (a step whose backward has finished is included)."""
+    def _bring_up_to_date(self) -> None:
+        """Store every finished step, including one whose backward is done but not stepped."""
         if self._pending is not None and self._pending.backward_done:
             self._close_pending()
         self._store_closed()
+
+    @property
+    def history(self) -> History:
+        """The bounded history of recorded steps, up to date."""
+        self._bring_up_to_date()
+        return self._history
+
+    @property
+    def non_finite(self) -> NonFiniteEvent | None:
+        """The first recorded step and layer where a value became NaN/inf, or None."""
+        self._bring_up_to_date()
+        return self._non_finite
+
+    def recording(self) -> Recording:
+        """The measured quantities so far, with names, for diagnosis and plotting."""
+        history = self.history
         return Recording(
             layers=list(self.layers),
             layer_types=[type(m).__name__ for m in self._layer_modules],
@@ -196,8 +212,8 @@ class GradientMonitor:
             params=list(self.params),
             param_layers=self._param_layers.copy(),
             param_sizes=self._param_sizes.copy(),
-            history=self.history,
-            non_finite=self.non_finite,
+            history=history,
+            non_finite=self._non_finite,
             steps_seen=self.steps_seen,
             every=self.every,
         )
@@ -239,12 +255,12 @@ class GradientMonitor:
                 param_sizes=self._param_sizes,
                 layer_hooks=self.activations or self.output_grads,
             )
-            if self.non_finite is None and event is not None:
+            if self._non_finite is None and event is not None:
                 quantity, index, is_param = event
                 layer_index = self._param_layers[index] if is_param else index
                 layer = self.layers[layer_index] if self.layers else ""
-                self.non_finite = NonFiniteEvent(pending.step, layer, quantity)
-            self.history.append(pending.step, row)
+                self._non_finite = NonFiniteEvent(pending.step, layer, quantity)
+            self._history.append(pending.step, row)
 
     # ----------------------------------------------------------------- forward
     def _on_forward_start(self, module: nn.Module, args: tuple) -> None:

@@ -82,6 +82,8 @@ class Report:
     def __str__(self) -> str:
         plural = "s" if self.steps != 1 else ""
         head = f"gradlab diagnosis over {self.steps} recorded step{plural}: "
+        if not self.steps:
+            return head + "nothing recorded yet (run forward and backward inside the monitor)."
         if not self.findings:
             return head + "no problems found."
         n_errors = len(self.errors)
