@@ -300,7 +300,10 @@ class GradientMonitor:
         ]
         if self.activations or self.output_grads:
             for index, module in enumerate(self._layer_modules):
-                handles.append(module.register_forward_hook(partial(self._on_layer_output, index)))
+                # prepend: when the root itself is a layer (e.g. a bare nn.LSTM), its layer hook
+                # must run before _on_forward_end marks the forward as done.
+                hook = partial(self._on_layer_output, index)
+                handles.append(module.register_forward_hook(hook, prepend=True))
         if self.activations:
             for module, kind in self._activation_modules:
                 hook = partial(self._on_activation_output, kind)

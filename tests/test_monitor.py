@@ -200,6 +200,18 @@ def test_update_ratio_matches_a_parameter_snapshot(sample: int | None) -> None:
         assert ratio[layer] == pytest.approx(expected, rel=1e-4 if sample is None else 0.15)
 
 
+def test_a_root_module_with_parameters_is_a_layer() -> None:
+    torch.manual_seed(0)
+    model = nn.LSTM(5, 8, batch_first=True)
+    with GradientMonitor(model) as monitor:
+        output, _ = model(torch.randn(4, 7, 5))
+        output.square().mean().backward()
+    row = monitor.to_numpy()
+    assert monitor.layers == [""]
+    assert np.isfinite(row["activation_mean"][0, 0])
+    assert row["output_grad_norm"][0, 0] > 0
+
+
 def test_every_n_records_steps_and_ignores_no_grad_forwards() -> None:
     model = make_mlp()
     x = torch.randn(8, 16)
