@@ -1,0 +1,119 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Start here: gradient flow in deep networks
+#
+# Training a deep network means sending a gradient backwards through every layer. Each layer
+# multiplies that gradient by a factor. When the factor sits a little below one, fifty layers
+# shrink the signal to almost nothing and the early layers stop learning (*vanishing gradients*).
+# When it sits a little above one, the same fifty layers blow it up until the numbers overflow
+# (*exploding gradients*).
+#
+# This course is about that one multiplication. You will:
+#
+# - see why it happens, straight from the chain rule;
+# - measure it on real PyTorch networks instead of taking it on trust;
+# - learn the fixes people actually use (activation choice, careful initialization, residual
+#   connections, gradient clipping) and *why* each one works;
+# - build a small monitor that tells you, during training, when gradients are going wrong.
+#
+# You need some Python and a rough idea of what a neural network and a derivative are. Every
+# formula is checked against PyTorch, and every number the text quotes is computed in front of you.
+
+# %% [markdown]
+# ## Working in JupyterLab
+#
+# A notebook is a list of cells. Grey boxes hold code; the rest is text like this.
+#
+# - **Run a cell**: click into it and press `Shift+Enter`. The result appears under the cell and
+#   the cursor moves on to the next one.
+# - **Run everything**: *Run → Run All Cells*. Do this first whenever you open a chapter: the
+#   widgets only come alive once their cell has run in *this* session.
+# - **Start over**: *Kernel → Restart Kernel and Run All Cells…* gives you a clean Python.
+# - **Open a chapter**: the file browser on the left, or the links in the chapter map below.
+#
+# ### Widgets
+#
+# Chapters have interactive widgets: sliders, drop-downs and a plot that redraws when you change
+# them. Each change runs real Python in the background, so a plot may take a moment to catch up.
+# Drag a slider handle with the mouse, or click it once and use the arrow keys for one step at a time.
+#
+# **Check your set-up now.** Run the cell below and move the slider: the line under it should
+# change. It prints $f(x) = x^2$ and its slope $f'(x) = 2x$ at the slider's value, the smallest
+# gradient there is.
+
+# %%
+from gradlab.selftest import make_widget_selftest
+
+make_widget_selftest()
+
+# %% [markdown]
+# Before the cell has run you may see only a line of text such as `VBox(children=...)` in its
+# place: that is the widget's plain-text stand-in. Once the cell has run, you should see a slider,
+# and the line under it should change when you move it. Then you are ready.
+#
+# If you still see the `VBox(children=...)` text after running the cell, or a message
+# **"Error displaying widget"**, the browser side and the Python side of the widgets do not match.
+# Almost always JupyterLab was started from a different Python environment than the course's.
+# Close JupyterLab, start it with `make lab` from the project folder (or
+# `.venv/bin/jupyter lab`), open this page again and run all cells.
+
+# %% [markdown]
+# ## Chapter map
+#
+# | # | Chapter | What you will be able to do | Exercises |
+# |---|---------|-----------------------------|-----------|
+# | 1 | [The chain rule and the per-layer factor](01_chain_rule.ipynb) | Explain why depth multiplies gradients, and predict what reaches the first layer | [01](../exercises/01_chain_rule.ipynb) |
+# | 2 | [Activations and sigmoid saturation](02_activations.ipynb) | Tell which activations shrink the gradient, where they go flat, and why ReLU units die | [02](../exercises/02_activations.ipynb) |
+# | 3 | [Exploding gradients and gradients through time](03_exploding.ipynb) | Recognise a blow-up, find where it starts, and see it in a recurrent network | [03](../exercises/03_exploding.ipynb) |
+# | 4 | Initialization — *coming* | Pick weight scales that keep the factor near one | |
+# | 5 | Residual connections — *coming* | See why a skip connection keeps a gradient highway open | |
+# | 6 | Gradient clipping — *coming* | Clip by norm or by value, and know what each one changes | |
+# | 7 | Monitoring gradients — *coming* | Watch gradient health while a model trains | |
+# | 8 | Advanced analysis — *coming* | Gradient noise, covariance and curvature | |
+#
+# Read the chapters in order: each one builds on the measurements of the one before. Every chapter
+# ends with links to the previous and the next chapter and to its exercises.
+
+# %% [markdown]
+# ## Exercises and grading
+#
+# Each chapter has an exercise notebook in the `exercises/` folder, for example
+# `exercises/01_chain_rule.ipynb`.
+#
+# 1. Open it and work from the top. Each exercise has a cell for your answer, which raises
+#    `NotImplementedError` until you replace that line with your code.
+# 2. Run the **check cell** right after it. It says PASS or FAIL, what it expected and what it got,
+#    and gives a hint, without giving the answer away.
+# 3. When you are done, save (`Ctrl+S`) and grade the whole notebook from a terminal in the
+#    project folder (*File → New → Terminal* opens one inside JupyterLab):
+#
+#    ```
+#    python -m gradlab.grade exercises/01_chain_rule.ipynb
+#    ```
+#
+#    Use `.venv/bin/python` instead of `python` if the course's environment is not activated. The
+#    grader runs a copy of your notebook from top to bottom in a fresh Python (your file is never
+#    changed) and prints one row per exercise with its points. Grade as often as you like.
+#
+# Stuck? Worked solutions live in `solutions/`. Try the exercise first: the struggle is where the
+# learning happens.
+
+# %% [markdown]
+# ---
+# Next: [Chapter 1, the chain rule and the per-layer factor](01_chain_rule.ipynb) · Its exercises:
+# [01_chain_rule](../exercises/01_chain_rule.ipynb)
