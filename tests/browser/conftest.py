@@ -402,6 +402,10 @@ class LabPage:
         )
         return self.page.locator(".widget-slider").filter(has=label)
 
+    def watch(self, root, text_selector: str | None = None) -> "WidgetWatch":
+        """Start recording the redraws of the widget at locator `root` (see WidgetWatch)."""
+        return WidgetWatch(self.page, root, text_selector)
+
     def screenshot(self, name: str, locator=None) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
@@ -409,29 +413,121 @@ class LabPage:
         return path
 
 
+# Records, in the browser's own clock (performance.now(), ms), every key press and every change of
+# the widget's plot (its <img> source) and of its text readout. Each plot change also notes the
+# next animation frame, i.e. when the new plot is on screen. Measuring inside the page keeps
+# Playwright's round-trips out of the numbers.
+WATCH_JS = """(root, textSelector) => {
+    const state = {keys: [], plots: [], texts: []};
+    const source = () => { const img = root.querySelector('img'); return img ? img.src : null; };
+    const text = () => {
+        const el = textSelector ? root.querySelector(textSelector) : null;
+        return el ? el.innerText : null;
+    };
+    let lastSource = source();
+    let lastText = text();
+    new MutationObserver(() => {
+        const now = performance.now();
+        const newSource = source();
+        if (newSource && newSource !== lastSource) {
+            lastSource = newSource;
+            const entry = {dom: now, frame: null};
+            state.plots.push(entry);
+            requestAnimationFrame(() => { entry.frame = performance.now(); });
+        }
+        const newText = text();
+        if (newText !== null && newText !== lastText) {
+            lastText = newText;
+            state.texts.push({dom: now, text: newText});
+        }
+    }).observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+    document.addEventListener('keydown', () => state.keys.push(performance.now()), true);
+    window.__gradlabWatch = state;
+}"""
+
+
+class WidgetWatch:
+    """Counts and times the redraws of one widget (see WATCH_JS); one watch per page at a time."""
+
+    def __init__(self, page, root, text_selector: str | None = None):
+        self.page = page
+        root.evaluate(WATCH_JS, text_selector)
+
+    def state(self) -> dict:
+        return self.page.evaluate("() => window.__gradlabWatch")
+
+    def plot_count(self) -> int:
+        return self.page.evaluate("() => window.__gradlabWatch.plots.length")
+
+    def wait_for_plots(self, count: int, timeout_ms: int = 30_000) -> None:
+        """Wait until at least `count` plot changes were seen and the last one is on screen."""
+        self.page.wait_for_function(
+            """(count) => {
+                const plots = window.__gradlabWatch.plots;
+                return plots.length >= count && plots[plots.length - 1].frame !== null;
+            }""",
+            arg=count,
+            timeout=timeout_ms,
+        )
+
+    def wait_until_quiet(self, quiet_ms: int = 1000, timeout_ms: int = 30_000) -> None:
+        """Wait until neither the plot nor the text has changed for `quiet_ms`."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while time.monotonic() < deadline:
+            quiet_for = self.page.evaluate(
+                """() => {
+                    const s = window.__gradlabWatch;
+                    const times = [...s.plots.map(p => p.dom), ...s.texts.map(t => t.dom), 0];
+                    return performance.now() - Math.max(...times);
+                }"""
+            )
+            if quiet_for >= quiet_ms:
+                return
+            time.sleep(max(0.05, (quiet_ms - quiet_for) / 1000))
+        raise TimeoutError(f"the widget kept redrawing for {timeout_ms} ms")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Keep each phase's report on the test item, so fixtures can tell whether the test failed."""
+    """When a browser test fails, save a screenshot of its JupyterLab tab as <test>-FAILED.png."""
     report = yield
-    setattr(item, f"report_{report.when}", report)
+    if report.when == "call" and report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, LabPage) and not value.page.is_closed():
+                with contextlib.suppress(Exception):  # a screenshot must not hide the failure
+                    value.screenshot(f"{item.name}-FAILED")
     return report
 
 
-@pytest.fixture
-def lab(request, lab_server: LabServer, browser) -> Iterator[LabPage]:
-    """A fresh browser tab on the shared JupyterLab; its kernels are shut down afterwards.
-
-    When the test fails, a screenshot of the whole page is saved as <test name>-FAILED.png.
-    """
+@contextlib.contextmanager
+def _lab_tab(server: LabServer, browser) -> Iterator[LabPage]:
     page = browser.new_page()
     page.set_default_timeout(30_000)
-    lab_page = LabPage(page, lab_server)
     try:
-        yield lab_page
+        yield LabPage(page, server)
     finally:
-        report = getattr(request.node, "report_call", None)
-        if report is not None and report.failed:
-            lab_page.screenshot(f"{request.node.name}-FAILED")
         page.close()
+        # Stop the tab's kernel (Chapter 1's holds torch), so later tests get the CPU to themselves.
         with contextlib.suppress(urllib.error.URLError, OSError):
-            lab_server.shutdown_kernels()
+            server.shutdown_kernels()
+
+
+@pytest.fixture(scope="package")
+def artifacts_dir() -> Path:
+    """test-artifacts/browser/ (not committed): screenshots, latency.json, the server's log."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def lab(lab_server: LabServer, browser) -> Iterator[LabPage]:
+    """A fresh browser tab on the shared JupyterLab; its kernels are shut down afterwards."""
+    with _lab_tab(lab_server, browser) as lab_page:
+        yield lab_page
+
+
+@pytest.fixture(scope="module")
+def module_lab(lab_server: LabServer, browser) -> Iterator[LabPage]:
+    """Like `lab`, but one tab for a whole test module (open and run a chapter only once)."""
+    with _lab_tab(lab_server, browser) as lab_page:
+        yield lab_page
