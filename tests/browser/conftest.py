@@ -211,6 +211,8 @@ def start_lab_server(root_dir: Path, home: Path, log_path: Path) -> LabServer:
         # window.jupyterapp lets a test ask Lab whether a notebook has loaded and its kernel is
         # idle; the DOM alone shows an empty placeholder notebook with an "idle" kernel first.
         "--LabApp.expose_app_in_browser=True",
+        # Lab saves a checkpoint of each notebook it opens; keep those out of the repository.
+        f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
