@@ -59,6 +59,7 @@ LAB_SETTINGS = {
 }
 
 _skipped_reasons: list[str] = []
+_benchmark_lines: list[str] = []
 
 
 def find_chromium() -> str | None:
@@ -85,7 +86,11 @@ def skip_loudly(reason: str) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """Repeat the skip reason in a banner at the very end of the run, where nobody can miss it."""
+    """Print the browser benchmarks, and repeat any skip reason in a banner nobody can miss."""
+    if _benchmark_lines:
+        terminalreporter.write_sep("-", "browser benchmarks")
+        for line in _benchmark_lines:
+            terminalreporter.write_line(line)
     for reason in _skipped_reasons:
         terminalreporter.write_sep("!", "BROWSER TESTS SKIPPED", red=True, bold=True)
         terminalreporter.write_line(f"{reason}", red=True, bold=True)
@@ -512,6 +517,12 @@ def _lab_tab(server: LabServer, browser) -> Iterator[LabPage]:
         # Stop the tab's kernel (Chapter 1's holds torch), so later tests get the CPU to themselves.
         with contextlib.suppress(urllib.error.URLError, OSError):
             server.shutdown_kernels()
+
+
+@pytest.fixture
+def report_benchmark():
+    """Print a line in the run's summary (also without -s), e.g. a measured latency."""
+    return _benchmark_lines.append
 
 
 @pytest.fixture(scope="package")

@@ -97,7 +97,9 @@ def test_depth_slider_redraws_plot_and_readout(chapter, widget, depth_slider):
     chapter.screenshot("ch01_gradient_flow_widget", widget)
 
 
-def test_latency_key_press_to_plot_at_depth_50(chapter, widget, depth_slider, artifacts_dir):
+def test_latency_key_press_to_plot_at_depth_50(
+    chapter, widget, depth_slider, artifacts_dir, report_benchmark
+):
     """Median time from a key press to the redrawn plot on screen, alternating depth 50 and 49."""
     set_depth_with_keys(chapter, depth_slider, 50)
     watch = chapter.watch(widget, READOUT)
@@ -127,15 +129,15 @@ def test_latency_key_press_to_plot_at_depth_50(chapter, widget, depth_slider, ar
         "samples_ms": [round(t, 1) for t in latencies_ms],
     }
     (artifacts_dir / "latency.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(
-        f"\nChapter 1 widget latency at depth 50: median {median_ms:.0f} ms over "
+    report_benchmark(
+        f"Chapter 1 widget latency at depth 50: median {median_ms:.0f} ms over "
         f"{LATENCY_MOVES} moves (min {min(latencies_ms):.0f}, max {max(latencies_ms):.0f}; "
         f"target <= {LATENCY_TARGET_MS} ms)"
     )
     assert median_ms < LATENCY_BOUND_MS, f"the widget takes {median_ms:.0f} ms per move"
 
 
-def test_key_burst_does_not_queue_stale_redraws(chapter, widget, depth_slider):
+def test_key_burst_does_not_queue_stale_redraws(chapter, widget, depth_slider, report_benchmark):
     """Ten fast key presses end on the final depth soon, without one redraw per press."""
     from playwright.sync_api import expect
 
@@ -153,8 +155,8 @@ def test_key_burst_does_not_queue_stale_redraws(chapter, widget, depth_slider):
     state = watch.state()
     settle_ms = state["plots"][-1]["frame"] - state["keys"][-1]
     redraws = len(state["plots"])
-    print(
-        f"\nChapter 1 widget, {BURST_KEYS} fast key presses (50 -> {final}): {redraws} redraws, "
+    report_benchmark(
+        f"Chapter 1 widget, {BURST_KEYS} fast key presses (50 -> {final}): {redraws} redraws, "
         f"final plot {settle_ms:.0f} ms after the last key"
     )
     assert depth_in_readout(widget.locator(READOUT).inner_text()) == final
@@ -164,7 +166,7 @@ def test_key_burst_does_not_queue_stale_redraws(chapter, widget, depth_slider):
     )
 
 
-def test_drag_redraws_once_on_release(chapter, widget, depth_slider):
+def test_drag_redraws_once_on_release(chapter, widget, depth_slider, report_benchmark):
     """Dragging the depth handle across the track redraws on release, not at every step."""
     from playwright.sync_api import expect
 
@@ -182,5 +184,5 @@ def test_drag_redraws_once_on_release(chapter, widget, depth_slider):
     expect(widget.locator(READOUT)).to_contain_text("Over 1 layer:", timeout=10_000)
     watch.wait_until_quiet(1000)
     redraws = watch.plot_count()
-    print(f"\nChapter 1 widget, drag from depth 50 to 1: {redraws} redraw(s)")
+    report_benchmark(f"Chapter 1 widget, drag from depth 50 to 1: {redraws} redraw(s)")
     assert redraws <= MAX_BURST_REDRAWS, f"one drag caused {redraws} redraws"
