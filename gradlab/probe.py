@@ -101,12 +101,12 @@ class GradientProbe:
         slope = _geometric_mean(self.activation_slopes)
         gain = _geometric_mean(self.weight_gains)
         return (
-            f"First layer gradient: {format_magnitude(self.relative_grad_norms[0])} of the last "
-            f"layer's ({self.statuses[0]})\n"
+            f"Gradient at the first layer's output: {format_magnitude(self.relative_grad_norms[0])}"
+            f" of the last layer's ({self.statuses[0]})\n"
             f"Each layer multiplies by ~{format_magnitude(self.typical_factor)} "
             f"(predicted f'(z) × gain(W) = {format_magnitude(slope)} × {format_magnitude(gain)}"
             f" = {format_magnitude(slope * gain)})\n"
-            f"Over {self.depth} layer{'s' if self.depth > 1 else ''}: "
+            f"Through all {self.depth} layer{'s' if self.depth > 1 else ''} (last output → input): "
             f"measured ×{format_magnitude(self.total_measured)}, "
             f"predicted ×{format_magnitude(self.total_predicted)}"
         )

@@ -242,6 +242,6 @@ print(f"0.3^15 = {answer:.2e}")
 # **Next:** practise with [the Chapter 1 exercises](../exercises/01_chain_rule.ipynb), then go on.
 #
 # ---
-# ← Previous: [Start here](00_start_here.ipynb) · Next: Chapter 2, activations and sigmoid
-# saturation (`02_activations.ipynb`, coming soon) · Exercises:
+# ← Previous: [Start here](00_start_here.ipynb) · Next:
+# [Chapter 2, activations and sigmoid saturation](02_activations.ipynb) · Exercises:
 # [01_chain_rule](../exercises/01_chain_rule.ipynb)

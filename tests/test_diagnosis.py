@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from gradlab.diagnose import Finding, Report, diagnose
+from gradlab.diagnosis import Finding, Report, diagnose
 from gradlab.monitor import GradientMonitor
 
 WIDTH = 32
