@@ -24,5 +24,13 @@ test: setup
 test-browser: setup
 	$(PY) -m pytest tests/browser -q
 
+# Grade every exercise notebook (one summary line each); reports go to grade-reports/.
+grade: setup
+	$(PY) -m gradlab.grade exercises/*.ipynb --json grade-reports/exercises.json
+
+# Regenerate exercises/ from solutions/ (authors only).
+assign: setup
+	$(PY) -m gradlab.assign
+
 clean:
 	rm -rf $(VENV) test-artifacts grade-reports
