@@ -1,0 +1,574 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 7 exercises — monitoring and diagnosis
+#
+# These exercises go with `notebooks/07_monitoring.ipynb`. Each one has a cell for your answer
+# (it raises `NotImplementedError` until you replace that line) and a **check cell** right after
+# it. Run the check cell: it says PASS or FAIL, what it expected and what it received, and gives a
+# hint. It never prints the answer.
+#
+# When you are done, grade the whole notebook from a terminal in the course folder:
+#
+# ```
+# python -m gradlab.grade exercises/07_monitoring.ipynb
+# ```
+#
+# The grader runs a copy of the notebook in a fresh kernel (your file is never changed) and prints
+# one row per exercise with its points. Run the cells in order: every part uses the batch and
+# `build_mlp` from the first code cell, and Exercise 7.5 repairs the broken models of 7.4.
+#
+# The tools you practise are `gradlab.GradientMonitor` (records gradient flow during a normal
+# training loop) and `gradlab.diagnose` (one forward/backward pass, then the diagnosis table).
+
+# %%
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+import gradlab
+from gradlab import quiz, widgets
+from gradlab.data import load_digits_split
+from gradlab.grading import check_close, check_equal
+
+torch.set_num_threads(1)  # tiny networks: one thread is fastest
+
+data = load_digits_split(seed=0)
+x, y = data.x_train[:256], data.y_train[:256]  # one fixed batch of 256 digits (64 pixels each)
+loss_fn = nn.CrossEntropyLoss()
+
+
+def build_mlp(activation, depth=4, width=32, seed=0):
+    """Linear(64 → width), activation, ..., Linear(width → 10); He init, zero biases.
+
+    The Linear layers are model[0], model[2], ..., model[2 * depth] (the output layer).
+    """
+    torch.manual_seed(seed)
+    layers, fan_in = [], 64
+    for _ in range(depth):
+        linear = nn.Linear(fan_in, width)
+        nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
+        nn.init.zeros_(linear.bias)
+        layers += [linear, activation()]
+        fan_in = width
+    return nn.Sequential(*layers, nn.Linear(width, 10))
+
+
+print(f"batch x: {tuple(x.shape)}, y: {tuple(y.shape)}")
+print(build_mlp(lambda: nn.ReLU(inplace=True), depth=2))
+
+# %% [markdown]
+# ## Part A — your own monitor, and why the seed's one breaks
+#
+# The seed's `GradientMonitor` registers `module.register_full_backward_hook` on every layer. Run
+# it on a network whose activations are `nn.ReLU(inplace=True)` (as torchvision's ResNets are):
+
+# %%
+def seed_monitor_backward(model):
+    """The seed's approach: a full backward hook on every layer with parameters."""
+    norms = {}
+    handles = [
+        module.register_full_backward_hook(
+            lambda module, grad_input, grad_output, name=name: norms.update(
+                {name: grad_output[0].norm().item()}
+            )
+        )
+        for name, module in model.named_modules()
+        if list(module.parameters(recurse=False))
+    ]
+    try:
+        loss_fn(model(x), y).backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return norms
+
+
+inplace_model = build_mlp(lambda: nn.ReLU(inplace=True))
+try:
+    seed_monitor_backward(inplace_model)
+except RuntimeError as error:
+    print("RuntimeError:", str(error).split(". ")[0] + ".")
+
+# %% [markdown]
+# A full backward hook wraps the module's output in a view made by a custom autograd function;
+# the in-place ReLU then writes into that view, and autograd refuses. `gradlab.GradientMonitor`
+# instead puts a **tensor hook** on each layer's output (`output.register_hook(...)`, installed by
+# a forward hook): it fires with $\partial\mathcal{L}/\partial\,\text{output}$ and does not mind a
+# later in-place op.
+#
+# **Exercise 7.1 (3 points).** Write `output_grad_norms(model, x, y)`: one forward and backward
+# pass of `loss_fn(model(x), y)` that returns a dict `{name: ‖∂L/∂output‖}` with one entry per
+# `nn.Linear` in `model` (its name in `model.named_modules()`, e.g. `"0"`, `"2"`). Use a forward
+# hook on each Linear that calls `output.register_hook(...)`; store the norm as a float. Remove
+# every forward hook before returning, also when the pass fails (`try` / `finally`). Do not use
+# `register_full_backward_hook`.
+
+# %%
+def output_grad_norms(model, x, y):
+    """‖∂L/∂output‖ of every nn.Linear in model, from one backward pass; hooks removed after."""
+    raise NotImplementedError("hook every nn.Linear's output with a tensor hook, backpropagate once, return norms")
+
+
+# %%
+def monitor_output_grad_norms(model, x, y):
+    """GradientMonitor's record of the same quantity, on a copy of the model (one step)."""
+    model = copy.deepcopy(model)
+    with gradlab.GradientMonitor(model, updates=False) as monitor:
+        loss_fn(model(x), y).backward()
+    return dict(zip(monitor.layers, monitor.to_numpy()["output_grad_norm"][0], strict=True))
+
+
+def hooks_left(model):
+    """Forward and backward hooks still registered on any module of model."""
+    return sum(
+        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+        for m in model.modules()
+    )
+
+
+reference = monitor_output_grad_norms(inplace_model, x, y)
+norms = output_grad_norms(inplace_model, x, y)
+print({name: f"{norms[name]:.3g}" for name in reference if name in norms})
+check_equal(
+    sorted(norms),
+    sorted(reference),
+    exercise="7.1",
+    points=3,
+    hint="One entry per nn.Linear, keyed by its name in model.named_modules(): '0', '2', ...",
+)
+check_close(
+    [norms[name] for name in reference],
+    list(reference.values()),
+    exercise="7.1",
+    points=3,
+    rtol=1e-4,
+    reveal=True,
+    hint="Register the tensor hook on the Linear's output inside a forward hook; the loss is "
+    "loss_fn(model(x), y) and the norm is grad.norm().",
+)
+check_equal(
+    hooks_left(inplace_model),
+    0,
+    exercise="7.1",
+    points=3,
+    hint="Keep the handles that register_forward_hook returns and call .remove() on each.",
+)
+
+
+# %% [markdown]
+# ## Part B — the update-to-data ratio
+#
+# How much does one optimizer step change a layer's weights, relative to their size?
+# $\lVert\Delta\theta\rVert / \lVert\theta\rVert$. Karpathy's rule of thumb: about $10^{-3}$ is
+# healthy; much larger and each step rewrites the weights, much smaller and they barely move.
+# `GradientMonitor` records it for each layer's weight across any `torch.optim` step.
+#
+# **Exercise 7.2 (2 points).** Write `sgd_update_ratio(model, parameter_name, x, y, lr)`: compute
+# `loss_fn(model(x), y)`, backpropagate, take **one** `torch.optim.SGD(model.parameters(), lr=lr)`
+# step, and return
+# $\lVert\theta_\text{after}-\theta_\text{before}\rVert\,/\,\lVert\theta_\text{before}\rVert$
+# for the parameter called `parameter_name` (a name from `model.named_parameters()`, e.g.
+# `"2.weight"`) as a float. Keep a copy of the weights before the step (`.detach().clone()`).
+
+# %%
+def sgd_update_ratio(model, parameter_name, x, y, lr):
+    """‖Δθ‖ / ‖θ‖ of one parameter across one SGD step on the batch (x, y)."""
+    raise NotImplementedError('copy the parameter, take one SGD step on loss_fn(model(x), y), return the ratio')
+
+
+# %%
+def monitor_update_ratio(model, layer, x, y, lr):
+    """GradientMonitor's exact update ratio of a layer's weight over one SGD step (on a copy)."""
+    model = copy.deepcopy(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    with gradlab.GradientMonitor(model, update_sample=None) as monitor:
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    return float(monitor.to_numpy()["update_ratio"][0][monitor.layers.index(layer)])
+
+
+LR = 1.0
+expected_ratio = monitor_update_ratio(build_mlp(nn.ReLU), "2", x, y, LR)
+ratio = sgd_update_ratio(build_mlp(nn.ReLU), "2.weight", x, y, LR)
+print(f"update ratio of layer '2' at lr={LR}: {ratio:.2e}")
+check_close(
+    ratio,
+    expected_ratio,
+    exercise="7.2",
+    points=2,
+    rtol=1e-4,
+    reveal=True,
+    hint="Clone the weight before optimizer.step(); divide the norm of the difference by the "
+    "norm of the weight before the step.",
+)
+
+# %% [markdown]
+# **Exercise 7.3 (2 points) — too high, too low?** For one plain SGD step from the same weights,
+# $\Delta\theta = -\text{lr}\cdot g$, so the ratio is proportional to the learning rate. Write
+# `judge_learning_rate(ratio, lr)` returning a pair `(verdict, lr_for_1e3)`:
+#
+# - `verdict` is `"too high"` when the ratio is more than 10 times $10^{-3}$, `"too low"` when it
+#   is less than a tenth of $10^{-3}$, and `"about right"` otherwise;
+# - `lr_for_1e3` is the learning rate that would give a ratio of exactly $10^{-3}$.
+#
+# The check applies it to the ratio of layer `'2'` at learning rate `LR` (the monitor's value, so
+# that 7.3 does not depend on your 7.2).
+
+# %%
+TARGET_RATIO = 1e-3
+
+
+def judge_learning_rate(ratio, lr):
+    """('too high' | 'too low' | 'about right', the lr that gives a ratio of 1e-3)."""
+    raise NotImplementedError('compare ratio with 10 * 1e-3 and 1e-3 / 10; rescale lr to reach a ratio of 1e-3')
+
+
+# %%
+verdict, lr_for_1e3 = judge_learning_rate(expected_ratio, LR)
+print(f"lr={LR}: {verdict}; a ratio of 1e-3 needs lr = {lr_for_1e3:.3g}")
+check_equal(
+    verdict,
+    "too high" if expected_ratio > 1e-2 else "too low" if expected_ratio < 1e-4 else "about right",
+    exercise="7.3",
+    points=2,
+    hint="Compare the ratio with 1e-2 and 1e-4.",
+)
+check_close(
+    lr_for_1e3,
+    LR * 1e-3 / expected_ratio,
+    exercise="7.3",
+    points=2,
+    rtol=1e-3,
+    hint="The ratio is proportional to lr: scale lr by 1e-3 / ratio.",
+)
+check_close(
+    monitor_update_ratio(build_mlp(nn.ReLU), "2", x, y, lr_for_1e3),
+    TARGET_RATIO,
+    exercise="7.3",
+    points=2,
+    rtol=1e-3,
+    reveal=True,
+    hint="At lr_for_1e3 the monitor should measure a ratio of 1e-3 on the same layer.",
+)
+
+
+# %% [markdown]
+# ## Part C — diagnose, then fix
+#
+# `gradlab.diagnose(model, (x, y), loss_fn)` runs one forward and backward pass and applies the
+# diagnosis table; it returns a `Report` whose `.findings` are `Finding(kind, layer, severity,
+# evidence, fix)`, errors first, then in layer order. Three broken models:
+
+# %%
+class GatedMLP(nn.Module):
+    """h = relu(hidden(x)) * sigmoid(gate(x)), then head; detach_gate=True is the bug."""
+
+    def __init__(self, detach_gate=True, seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.hidden = nn.Linear(64, 32)
+        self.gate = nn.Linear(64, 32)
+        self.head = nn.Linear(32, 10)
+        self.detach_gate = detach_gate
+
+    def forward(self, x):
+        gate = torch.sigmoid(self.gate(x))
+        if self.detach_gate:
+            gate = gate.detach()  # a stray .detach(): self.gate never learns
+        return self.head(torch.relu(self.hidden(x)) * gate)
+
+
+negative_bias = build_mlp(nn.ReLU)
+with torch.no_grad():
+    negative_bias[4].bias.fill_(-10.0)  # every unit after the third Linear is pushed below zero
+broken = {
+    "deep_sigmoid": build_mlp(nn.Sigmoid, depth=8),
+    "negative_bias": negative_bias,
+    "detached_gate": GatedMLP(),
+}
+reports = {name: gradlab.diagnose(model, (x, y), loss_fn) for name, model in broken.items()}
+print(reports["negative_bias"])
+
+# %% [markdown]
+# One bug often shows up as several findings: the dead units after layer `'4'` also starve every
+# layer below it, which the report lists as vanishing at `'0'` — and its fix says "if dead units
+# are reported below, fix those first".
+#
+# **Exercise 7.4 (2 points) — triage.** Write `root_cause(report)`: the `(kind, layer)` of the
+# finding to fix first. Consider only findings with severity `"error"`; among them, take the
+# first one (in report order) of the highest-priority kind, with the priority
+# `non_finite` > `no_grad` > `dead_units` > `saturation` > any other kind. Return `None` when the
+# report has no error.
+
+# %%
+ROOT_CAUSE_ORDER = ("non_finite", "no_grad", "dead_units", "saturation")
+
+
+def root_cause(report):
+    """(kind, layer) of the error finding to fix first, or None."""
+    raise NotImplementedError('among error findings, return (kind, layer) of the first of the highest-priority kind')
+
+
+# %%
+causes = {name: root_cause(report) for name, report in reports.items()}
+print(causes)
+check_equal(
+    causes,
+    {
+        "deep_sigmoid": ("vanishing", "0"),
+        "negative_bias": ("dead_units", "4"),
+        "detached_gate": ("no_grad", "gate"),
+    },
+    exercise="7.4",
+    points=2,
+    hint="Keep only severity 'error'; rank the kinds non_finite, no_grad, dead_units, saturation, "
+    "then the rest; ties go to the earliest finding.",
+)
+
+# %% [markdown]
+# **Exercise 7.5 (2 points) — fix them.** Build a dict `fixed` with the same three keys: a repaired
+# model for each broken one, with the same number of `nn.Linear` layers, such that
+# `gradlab.diagnose` reports **no error** on the batch `(x, y)`. Do not change the broken models
+# themselves (copy them with `copy.deepcopy` if you repair in place). Read each report's `fix:`
+# lines for ideas: `build_mlp` takes another activation, a bias can be zeroed, and `GatedMLP` takes
+# `detach_gate=False`.
+
+# %%
+raise NotImplementedError('set fixed = {"deep_sigmoid": ..., "negative_bias": ..., "detached_gate": ...}')
+for name, model in fixed.items():
+    print(f"{name:>14}: {gradlab.diagnose(model, (x, y), loss_fn)}")
+
+# %%
+def count_linear(model):
+    return sum(isinstance(module, nn.Linear) for module in model.modules())
+
+
+check_equal(
+    sorted(fixed),
+    sorted(broken),
+    exercise="7.5",
+    points=2,
+    hint="One repaired model per broken one, under the same key.",
+)
+check_equal(
+    [count_linear(fixed[name]) for name in broken],
+    [count_linear(broken[name]) for name in broken],
+    exercise="7.5",
+    points=2,
+    hint="Repair the model, do not shrink it: keep every nn.Linear.",
+)
+check_equal(
+    [gradlab.diagnose(fixed[name], (x, y), loss_fn).ok for name in broken],
+    [True, True, True],
+    exercise="7.5",
+    points=2,
+    hint="Print gradlab.diagnose(fixed[name], (x, y), loss_fn) for each model and read its fix.",
+)
+check_equal(
+    [gradlab.diagnose(model, (x, y), loss_fn).ok for model in broken.values()],
+    [False, False, False],
+    exercise="7.5",
+    points=2,
+    hint="The broken models must stay broken: repair copies (copy.deepcopy) or new models.",
+)
+
+# %% [markdown]
+# ## Part D — where did it first go non-finite?
+#
+# A real run that diverges: a 4-layer ReLU network on the digits, SGD at `lr = 1.5`, 30 steps of
+# 64 examples, recorded by a monitor with `every=2` (steps 0, 2, 4, ...). `arrays` is
+# `monitor.to_numpy()`: `arrays["steps"]` holds the step of each row; `activation_mean`,
+# `activation_std` and `output_grad_norm` have one row per recorded step and one column per layer,
+# in `monitor.layers` order (here also the forward order); `global_grad_norm` has one column. In
+# this run every layer runs and gets a gradient at every step, so any `nan` or `inf` in these
+# arrays is a real non-finite value.
+
+# %%
+diverging = build_mlp(nn.ReLU)
+optimizer = torch.optim.SGD(diverging.parameters(), lr=1.5)
+generator = torch.Generator().manual_seed(0)
+losses = []
+with gradlab.GradientMonitor(diverging, every=2) as monitor:
+    for step in range(30):
+        index = torch.randint(0, len(data.x_train), (64,), generator=generator)
+        loss = loss_fn(diverging(data.x_train[index]), data.y_train[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+arrays = monitor.to_numpy()
+print("recorded steps:", arrays["steps"].tolist())
+print("layers:", monitor.layers)
+print("losses:", " ".join(f"{value:.2g}" for value in losses))
+
+# %% [markdown]
+# **Exercise 7.6 (3 points).** Write `first_non_finite(arrays, layers)` returning `(step, layer)`:
+#
+# - `step`: the **step** (not the row index) of the first recorded row in which any of
+#   `activation_mean`, `activation_std`, `output_grad_norm` or `global_grad_norm` is not finite;
+# - `layer`: in that row, the first layer (in `layers` order) whose `activation_mean` or
+#   `activation_std` is not finite — the forward pass broke there; if the activations are all
+#   finite, the **last** layer whose `output_grad_norm` is not finite — the gradient broke first
+#   where backward starts, near the loss; `None` if neither (only the global norm is bad).
+#
+# Return `(None, None)` when every value is finite; return `step` as an `int`.
+
+# %%
+def first_non_finite(arrays, layers):
+    """(step, layer) of the first non-finite value in a monitor's arrays, or (None, None)."""
+    raise NotImplementedError('find the first bad row, map it to its step, then the layer by the rule above')
+
+
+# %%
+answer = first_non_finite(arrays, monitor.layers)
+event = monitor.non_finite
+loss_step = int(np.argmax(~np.isfinite(losses)))
+print(f"first non-finite (step, layer): {answer}; the loss is first non-finite at step {loss_step}")
+check_equal(
+    answer,
+    (event.step, event.layer),
+    exercise="7.6",
+    points=3,
+    hint="Build one boolean per row with ~np.isfinite(...).any(axis=1), take the first True row, "
+    "and read its step from arrays['steps'].",
+)
+
+# %% [markdown]
+# The loss was already `nan` one step before the first bad row: with `every=2` the monitor only
+# sees even steps, so it places the event within 2 steps. That is the price of a cheaper monitor.
+#
+# ## Part E — knowledge check
+#
+# Pick an answer and press Check; each choice comes with an explanation. This part is for you: the
+# grader does not score it.
+
+# %% tags=["nbval-ignore-output"]
+questions = [
+    quiz.Question(
+        prompt="Why did the seed's monitor (register_full_backward_hook) fail on the network with "
+        "nn.ReLU(inplace=True)?",
+        choices=[
+            "The hook wraps the layer's output in a view from a custom autograd function, and the "
+            "in-place ReLU writes into that view, which autograd forbids",
+            "ReLU has no parameters, so it cannot be hooked",
+            "In-place ops make the gradient zero",
+        ],
+        answer=0,
+        explanations=[
+            "Autograd cannot both keep the hook's custom backward and rebase the view for the "
+            "in-place op. A tensor hook on the output (Exercise 7.1) does not wrap anything.",
+            "The hooks were on the Linear layers; the ReLU only had to modify their output.",
+            "In-place ReLU computes the same gradient; it only saves memory.",
+        ],
+    ),
+    quiz.Question(
+        prompt="The first layer's gradient norm is 1e-6 of the last layer's, and the loss barely "
+        "moves. Which row of the diagnosis table is this?",
+        choices=["Vanishing gradients", "Exploding gradients", "Dead ReLU units"],
+        answer=0,
+        explanations=[
+            "Early-layer gradient norms near zero: each layer shrinks the gradient a bit more.",
+            "Exploding would make the early layers' gradients larger, not smaller.",
+            "Dead units can cause it (Exercise 7.4), but the symptom itself is vanishing; the "
+            "'activations mostly zero' row is what would name dead units.",
+        ],
+    ),
+    quiz.Question(
+        prompt="Some parameters have .grad equal to None after loss.backward(). What does the "
+        "table say, and which of these does NOT cause it?",
+        choices=[
+            "A .detach() between the layer and the loss",
+            "Running the layer's forward under torch.no_grad()",
+            "A layer defined in __init__ but never called",
+            "Reshaping the layer's output with .view()",
+        ],
+        answer=3,
+        explanations=[
+            ".detach() cuts the graph: it does cause missing gradients (the GatedMLP bug).",
+            "Under no_grad no graph is recorded: it does cause missing gradients.",
+            "An unused parameter never enters the loss: it does cause missing gradients.",
+            "Correct: .view() is differentiable. The table's row reads: detached graph or "
+            "parameter unused in the loss.",
+        ],
+    ),
+    quiz.Question(
+        prompt="Layer '2' moves by ‖Δθ‖/‖θ‖ ≈ 5e-2 at every step. What do you do?",
+        choices=[
+            "Lower the learning rate, about 50x, aiming at a ratio near 1e-3",
+            "Raise the learning rate: the ratio should be near 1",
+            "Nothing: any ratio below 1 is fine",
+        ],
+        answer=0,
+        explanations=[
+            "About 1e-3 is the healthy reference; at 5e-2 each step rewrites 5% of the weights.",
+            "A ratio near 1 replaces the weights every step: training cannot settle.",
+            "Ratios far above 1e-3 are a common cause of spikes and divergence.",
+        ],
+    ),
+    quiz.Question(
+        prompt="You switch GradientMonitor(model, every=1) to every=50. What do you gain and lose?",
+        choices=[
+            "Less overhead (hooks run on 1 step in 50); you can miss a short spike, and you only "
+            "know the first non-finite step to within 50 steps",
+            "Nothing changes: the monitor averages the 50 steps",
+            "More accuracy, because each record covers 50 steps",
+        ],
+        answer=0,
+        explanations=[
+            "Steps that are not recorded cost almost nothing; Part D showed the event placed one "
+            "step after the loss went nan with every=2.",
+            "Unrecorded steps are not measured at all, not averaged.",
+            "Each record is still a single step; the others are skipped.",
+        ],
+    ),
+    quiz.Question(
+        prompt="You clip with clip_grad_norm_(max_norm=0.01), and the unclipped gradient norm is "
+        "usually about 0.5. What happens?",
+        choices=[
+            "Every step is scaled down about 50x: like a 50x smaller learning rate, so the loss "
+            "falls slowly and nothing errors",
+            "Training diverges",
+            "Nothing: clipping only acts on spikes",
+        ],
+        answer=0,
+        explanations=[
+            "Clipping this tight rescales every step; GradientMonitor.report(clip_threshold=0.01) "
+            "reports it as clipping_too_aggressive. Set max_norm near the 90th-99th percentile of "
+            "the unclipped norms.",
+            "Clipping makes steps smaller, not larger.",
+            "Only when max_norm is above the typical norm; here it is 50x below it.",
+        ],
+    ),
+    quiz.Question(
+        prompt="A report lists 'vanishing' at layer '0' and 'dead_units' at layer '4'. Which "
+        "do you fix first?",
+        choices=["dead_units at '4'", "vanishing at '0'", "Both need a deeper network"],
+        answer=0,
+        explanations=[
+            "Dead units pass no gradient, so every layer below them starves: the vanishing at '0' "
+            "is a consequence (Exercise 7.4).",
+            "Changing layer '0' does not help: its gradient is blocked further up.",
+            "Depth makes gradient flow harder, not easier.",
+        ],
+    ),
+]
+widgets.show(quiz.make_quiz(questions, title="Chapter 7 exercises: knowledge check"))
+print(f"{len(questions)} questions")
