@@ -1,0 +1,85 @@
+"""Chapter 7's dashboard: every control setting gives a valid, labelled run; the widget redraws."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from gradlab.widgets_monitoring import (
+    DASHBOARD_GRID,
+    compute_dashboard_setting,
+    make_dashboard_demo,
+)
+
+matplotlib.use("Agg")
+
+GRID = DASHBOARD_GRID
+STEPS = list(range(GRID.steps_min, GRID.steps_max + 1, GRID.steps_step))
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def assert_valid(run, steps: int) -> None:
+    text = run.summary()
+    assert 1 <= len(run.losses) <= steps
+    assert run.layer_grad_norms.shape == (len(run.losses), len(run.layers))
+    assert run.update_ratios.shape == run.layer_grad_norms.shape
+    assert f"{steps} steps" in text and "gradlab diagnosis over" in text
+    for value in (run.losses[0], run.losses[-1]):
+        if not math.isfinite(value):
+            assert "nan" in text or "exploded (inf)" in text
+    if run.stopped_at is not None:
+        assert run.stopped_at == len(run.losses) - 1 and "training stopped" in text
+        assert not run.report.ok
+    with np.errstate(invalid="ignore"):
+        assert not (run.update_ratios < 0).any() and not (run.layer_grad_norms < 0).any()
+
+
+@pytest.mark.parametrize("scenario", GRID.scenarios)
+@pytest.mark.parametrize("fixed", [False, True], ids=["broken", "fixed"])
+def test_grid_sweep(scenario: str, fixed: bool) -> None:
+    for steps in (GRID.steps_min, 20, 100, GRID.steps_max):
+        run = compute_dashboard_setting(scenario, fixed, steps)
+        assert_valid(run, steps)
+        if fixed and steps == GRID.steps_max:
+            assert run.report.ok, run.summary()  # every fix trains cleanly for the longest run
+
+
+def test_every_steps_value_is_a_prefix_of_the_longest_run() -> None:
+    longest = compute_dashboard_setting("too_high_lr", False, GRID.steps_max)
+    for steps in STEPS:
+        run = compute_dashboard_setting("too_high_lr", False, steps)
+        assert_valid(run, steps)
+        count = len(run.losses)
+        np.testing.assert_array_equal(run.losses, longest.losses[:count])
+
+
+def test_setting_extremes_and_every_scenario_label() -> None:
+    assert GRID.scenarios[0] == "healthy" and len(GRID.scenarios) == 8
+    for scenario, fixed in itertools.product(GRID.scenarios, (False, True)):
+        run = compute_dashboard_setting(scenario, fixed, GRID.steps_min)
+        assert f"scenario '{scenario}'" in run.summary()
+
+
+def test_widget_redraws_on_every_control() -> None:
+    demo = make_dashboard_demo(scenario="deep_sigmoid", steps=20)
+    scenario, fixed, steps = demo.children[0].children
+    readout = demo.children[2]
+    assert "vanishing" in readout.value and "20 steps" in readout.value
+    steps.value = 30
+    assert "30 steps" in readout.value
+    fixed.value = True
+    assert "fixed (ReLU activations with He init)" in readout.value
+    scenario.value = "detached"
+    assert "no problems found" in readout.value
+    fixed.value = False
+    assert "no_grad" in readout.value
+    assert steps.continuous_update is False
