@@ -25,7 +25,7 @@ _GROUPS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)  # slots: faster attribute access in the hooks
 class StepBuffer:
     """Device tensors and bookkeeping collected during one recorded step."""
 
@@ -49,7 +49,6 @@ class StepBuffer:
     grad_params: list[int] = field(default_factory=list)  # in backward order
     grad_values: list[torch.Tensor] = field(default_factory=list)
     grad_group: list[torch.Tensor] = field(default_factory=list)  # gradients not yet normed
-    grad_group_size: int = 0
     update_params: list[int] = field(default_factory=list)
     update_sizes: list[int] = field(default_factory=list)
     data_values: list[torch.Tensor] = field(default_factory=list)
@@ -60,11 +59,13 @@ class StepBuffer:
     has_input: bool = False
     stacked: torch.Tensor | None = None
 
-    def norm_grad_group(self) -> None:
-        """Norms of the gathered gradients in one fused kernel while they are still in cache."""
+    def norm_gradients(self) -> None:
+        """Norms of the gathered gradients in one foreach call (of a sparse one: its values)."""
         if self.grad_group:
-            self.grad_values += torch._foreach_norm(self.grad_group)
-            self.grad_group, self.grad_group_size = [], 0
+            grads = [g.coalesce()._values() if g.is_sparse else g for g in self.grad_group]
+            with torch.no_grad():  # a gradient made with create_graph=True requires grad
+                self.grad_values += torch._foreach_norm(grads)
+            self.grad_group = []
 
     def remove_tensor_hooks(self) -> None:
         """Remove the hooks on this step's tensors (they are guarded, so only detach needs it)."""
@@ -77,7 +78,7 @@ class StepBuffer:
         # Tensor hooks stay: the graph they sit on is usually freed by backward, and a hook of a
         # closed step returns at once. Removing ~2 handles per layer each step costs more.
         self.tensor_hooks, self.snapshots = [], {}
-        self.norm_grad_group()
+        self.norm_gradients()
         self.lengths = {group: len(getattr(self, group)) for group in _GROUPS}
         values = [t for group in _GROUPS for t in getattr(self, group)]
         if self.input_sum is not None:
@@ -172,6 +173,8 @@ class StepBuffer:
             called = np.zeros(n_layers)
             called[self.called] = 1.0
             row["called"] = called
+        if input_finite and np.isfinite(flat).all():  # the usual case: skip the per-value search
+            return row, None
         return row, self._first_non_finite(input_finite, act, grad_out, parts["grad_values"])
 
     def _first_non_finite(
