@@ -106,7 +106,7 @@ class GradientProbe:
             f"Each layer multiplies by ~{format_magnitude(self.typical_factor)} "
             f"(predicted f'(z) × gain(W) = {format_magnitude(slope)} × {format_magnitude(gain)}"
             f" = {format_magnitude(slope * gain)})\n"
-            f"Through all {self.depth} layer{'s' if self.depth > 1 else ''} (last output → input): "
+            f"Through {self.depth} layer{'s' if self.depth > 1 else ''} (last output → input): "
             f"measured ×{format_magnitude(self.total_measured)}, "
             f"predicted ×{format_magnitude(self.total_predicted)}"
         )

@@ -63,7 +63,7 @@ def test_widget_redraws_on_slider_move():
     assert depth_slider.description == "depth"
     depth_slider.value = 30
     assert readout.value != before
-    assert "Over 30 layers" in readout.value
+    assert "Through 30 layers" in readout.value
 
 
 def test_plots_draw_without_computing(tmp_path):

@@ -24,9 +24,9 @@ MAX_BURST_REDRAWS = 3  # a burst of key presses must not queue one redraw per pr
 
 
 def depth_in_readout(text: str) -> int:
-    """The depth the text readout describes ("Over 50 layers: ...")."""
-    match = re.search(r"Over (\d+) layers?", text)
-    assert match, f"no 'Over N layers' in the readout: {text!r}"
+    """The depth the text readout describes ("Through 50 layers ...")."""
+    match = re.search(r"Through (\d+) layers?", text)
+    assert match, f"no 'Through N layers' in the readout: {text!r}"
     return int(match.group(1))
 
 
@@ -63,7 +63,7 @@ def set_depth_with_keys(lab, depth_slider, depth: int) -> None:
             lab.page.keyboard.press(key)
     expect(depth_slider.locator(".widget-readout")).to_have_text(str(depth))
     expect(lab.page.locator(f"{WIDGET} {READOUT}")).to_contain_text(
-        f"Over {depth} layers", timeout=30_000
+        f"Through {depth} layers", timeout=30_000
     )
 
 
@@ -149,7 +149,7 @@ def test_key_burst_does_not_queue_stale_redraws(chapter, widget, depth_slider, r
         chapter.page.keyboard.press("ArrowLeft")
     final = 50 - BURST_KEYS
     expect(depth_slider.locator(".widget-readout")).to_have_text(str(final))
-    expect(widget.locator(READOUT)).to_contain_text(f"Over {final} layers", timeout=10_000)
+    expect(widget.locator(READOUT)).to_contain_text(f"Through {final} layers", timeout=10_000)
     watch.wait_until_quiet(1000)
 
     state = watch.state()
@@ -181,7 +181,7 @@ def test_drag_redraws_once_on_release(chapter, widget, depth_slider, report_benc
     mouse.move(track["x"] - 20, handle["y"] + handle["height"] / 2, steps=25)
     mouse.up()
     expect(depth_slider.locator(".widget-readout")).to_have_text("1")
-    expect(widget.locator(READOUT)).to_contain_text("Over 1 layer:", timeout=10_000)
+    expect(widget.locator(READOUT)).to_contain_text("Through 1 layer ", timeout=10_000)
     watch.wait_until_quiet(1000)
     redraws = watch.plot_count()
     report_benchmark(f"Chapter 1 widget, drag from depth 50 to 1: {redraws} redraw(s)")
