@@ -49,6 +49,15 @@ class GradientHistograms:
     non_finite: np.ndarray
     missing: list[str] = field(default_factory=list)
 
+    def median_log10(self) -> np.ndarray:
+        """Per layer, the bin centre holding the median nonzero |g| (log10); NaN if none."""
+        centers = (self.edges[:-1] + self.edges[1:]) / 2
+        medians = np.full(len(self.layers), np.nan)
+        for i, counts in enumerate(self.counts):
+            if counts.sum():
+                medians[i] = centers[np.searchsorted(np.cumsum(counts), counts.sum() / 2)]
+        return medians
+
 
 def compute_gradient_histograms(model: nn.Module, layers: list[str]) -> GradientHistograms:
     """Histogram the current .grad of each layer's parameters (layer names as in named_modules)."""

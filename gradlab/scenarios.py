@@ -61,7 +61,7 @@ def make_mlp(
 
 
 def make_dead_relu_mlp(in_features: int, num_classes: int, *, seed: int = 0) -> nn.Sequential:
-    """He-initialised ReLU MLP whose third Linear has bias -10: every unit after it is off."""
+    """He-initialised ReLU MLP whose third Linear has bias -10: its units are (almost) always off."""
     model = make_mlp(in_features, num_classes, seed=seed)
     with torch.no_grad():
         model[4].bias.fill_(-10.0)
@@ -201,7 +201,7 @@ SCENARIOS: dict[str, Scenario] = {
             "dead_relus",
             "dead ReLUs (bias -10)",
             "activations mostly zero",
-            "a large negative bias (-10) switches every ReLU after the third layer off",
+            "a large negative bias (-10) switches the ReLUs after the third layer off",
             broken=Setup(make_dead_relu_mlp),
             fixed=Setup(_he),
             fix="zero bias (He init), or LeakyReLU/GELU",

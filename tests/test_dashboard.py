@@ -36,6 +36,11 @@ def test_histograms_match_numpy_on_the_gradients() -> None:
         np.testing.assert_array_equal(result.counts[i], np.histogram(logs, HISTOGRAM_EDGES)[0])
     assert result.zeros[0] >= 3 and result.non_finite[1] == 1
     assert result.counts[2].sum() == 0
+    medians = result.median_log10()
+    assert np.isnan(medians[2])
+    values = torch.cat([model[0].weight.grad.reshape(-1), model[0].bias.grad]).double().numpy()
+    nonzero = np.abs(values[values != 0])
+    assert abs(medians[0] - np.median(np.log10(nonzero))) <= 0.25 + 1e-9  # within its bin
 
 
 def test_a_run_is_seeded_and_a_shorter_run_is_its_prefix() -> None:

@@ -1,0 +1,413 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 7 — Monitoring and diagnosis
+#
+# The first chapters measured gradients in networks built to show one problem at a time. In a
+# real project nobody tells you which problem you have. This chapter builds the tool that does:
+# a **gradient monitor** that watches an ordinary training loop, and a **diagnosis** that turns
+# what it measured into findings with evidence and a fix. Every deep-learning practitioner should
+# have one; when training does not converge, check gradient flow first.
+#
+# **You will be able to**
+# - write a gradient monitor with backward hooks, and say why the simplest one breaks on
+#   `nn.ReLU(inplace=True)` and `x += shortcut`;
+# - watch any model with `gradlab.GradientMonitor` and read `monitor.report()`;
+# - go through the diagnosis table — NaN loss, vanishing, exploding, huge activations, dead
+#   units, missing gradients — on broken models, apply each fix, and confirm the model is
+#   healthy again;
+# - read an update-to-data ratio plot against the $10^{-3}$ rule of thumb, and per-layer
+#   gradient histograms;
+# - use a live dashboard that trains a real model and diagnoses it while you watch.
+#
+# Every number the text quotes is printed by a cell next to it. The whole notebook runs in well
+# under a minute on a laptop CPU.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+
+import gradlab
+from gradlab import dashboard, monitor_plots, quiz, scenarios, seed_monitor, widgets
+from gradlab import widgets_monitoring
+from gradlab.data import load_digits_split
+
+# The networks here are tiny: one CPU thread runs them fastest.
+torch.set_num_threads(1)
+
+data = load_digits_split(seed=0)
+x, y = data.x_train[:128], data.y_train[:128]  # one batch of 128 digits, 64 pixels each
+loss_fn = nn.CrossEntropyLoss()
+print(f"batch: x {tuple(x.shape)}, y {tuple(y.shape)}, {data.num_classes} classes")
+
+# %% [markdown]
+# ## 1. A gradient monitor in twenty lines — and where it breaks
+#
+# The seeds of this course give a monitor that many tutorials share. For every module that owns
+# parameters it registers a *full backward hook*; PyTorch calls the hook during `backward()` with
+# the gradient reaching the module's output, and the hook stores its norm:
+#
+# ```python
+# module.register_full_backward_hook(self._make_hook(name))
+#
+# def hook(module, grad_input, grad_output):
+#     if grad_output[0] is not None:
+#         grad_norm = grad_output[0].norm().item()
+#         self.gradient_history[name].append(grad_norm)
+# ```
+#
+# `gradlab.seed_monitor.SeedGradientMonitor` is that class as written (plus a `remove()` for its
+# hooks). Here it watches the seeds' own example, a 10-layer sigmoid MLP with PyTorch's default
+# initialisation, and we check every number against plain autograd:
+
+# %%
+deep_sigmoid = scenarios.make_mlp(64, 10, activation=nn.Sigmoid, depth=10, init=None)
+seed_run = seed_monitor.run_seed_monitor(deep_sigmoid, x, y, loss_fn)
+by_autograd = seed_monitor.output_gradient_norms(deep_sigmoid, x, y, loss_fn)
+for name, stats in seed_run.stats.items():
+    print(f"layer '{name:>2}': mean ||dL/d output|| = {stats['mean']:.2e}")
+matches = all(np.isclose(seed_run.stats[n]["mean"], v, rtol=1e-5) for n, v in by_autograd.items())
+print("matches autograd:", matches)
+first, last = seed_run.stats["0"]["mean"], seed_run.stats["20"]["mean"]
+print(f"last layer / first layer: {last / first:.1e}")
+
+# %% [markdown]
+# It works, and it already shows the problem of Chapter 2: the first layer receives about
+# $3 \times 10^{-10}$, about $3 \times 10^{8}$ times less than the last. Now the same monitor on a
+# model written the way torchvision writes ResNets, with `nn.ReLU(inplace=True)` and an in-place
+# shortcut `out += x`:
+
+# %%
+inplace_model = seed_monitor.InplaceResidualMLP(64, 10)
+failed = seed_monitor.run_seed_monitor(inplace_model, x, y, loss_fn)
+print("ok:", failed.ok)
+print("RuntimeError:", failed.error)
+
+# %% [markdown]
+# A full backward hook hands the module's output to the rest of the network as a *view* made by
+# its own autograd function, and autograd refuses to let anyone modify that view in place
+# ([pytorch issue 61519](https://github.com/pytorch/pytorch/issues/61519)). The model itself is
+# fine; only the monitor breaks it — already in the forward pass, before any gradient exists.
+# Two more costs hide in `.item()`: one CPU–GPU synchronisation per layer per step, and a list
+# that grows forever.
+#
+# ## 2. `gradlab.GradientMonitor`
+#
+# gradlab's monitor avoids all three. It hooks the *tensors* (a hook registered on a layer's
+# output before an in-place op still sees that value's gradient), keeps numbers on the device
+# until a step is over, records every `every`-th step, and keeps a bounded history. Wrap your
+# loop, unchanged:
+#
+# ```python
+# with gradlab.GradientMonitor(model, every=10) as monitor:
+#     for x, y in loader:
+#         ...  # forward, backward, optimizer.step() as usual
+# print(monitor.report())
+# ```
+#
+# Here it is on the in-place model the seed monitor could not watch, for 50 SGD steps:
+
+# %%
+optimizer = torch.optim.SGD(inplace_model.parameters(), lr=0.03)
+with gradlab.GradientMonitor(inplace_model) as monitor:
+    for _ in range(50):
+        optimizer.zero_grad()
+        loss = loss_fn(inplace_model(x), y)
+        loss.backward()
+        optimizer.step()
+print(f"loss after 50 steps: {loss.item():.3f}")
+print(monitor.report())
+
+# %% [markdown]
+# What it recorded is plain numbers keyed by step, one column per layer (or parameter):
+
+# %%
+history = monitor.to_numpy()
+for quantity in ("layer_grad_norm", "output_grad_norm", "fraction_dead", "update_ratio"):
+    print(f"{quantity:<16} shape {history[quantity].shape}  columns {monitor.layers}")
+monitor_plots.plot_grad_norms(history["steps"], history["layer_grad_norm"], monitor.layers)
+plt.show()
+
+# %% [markdown]
+# `gradlab.diagnose(model, (x, y), loss_fn)` is the one-batch version: one forward and backward
+# pass under a monitor, the same rules, nothing updated. That is what the next section uses.
+#
+# ## 3. The diagnosis table, one broken model at a time
+#
+# When a model fails to train, these are the signals to inspect:
+#
+# | signal | possible issue | broken model here | fix here |
+# |---|---|---|---|
+# | loss becomes `nan` | exploding gradients, bad data, unstable loss | one missing value (NaN) in the data | clean the data |
+# | early-layer gradient norms near zero | vanishing gradients | 10 sigmoid layers, default init | ReLU + He init |
+# | very large gradient norms | exploding gradients, too large a learning rate | weights of std 1 | He init |
+# | activations of huge magnitude | poor initialisation, missing normalisation | pixels fed as 0–255 | standardise the inputs |
+# | activations mostly zero | dead ReLU units | a bias of −10 in the third layer | zero bias (He init) |
+# | gradients are `None` | detached graph, unused parameter | `.detach()` between body and head | remove it |
+#
+# `gradlab.scenarios` holds each row as data: a broken set-up, its fixed twin, and the finding
+# `diagnose` should report and where. The loop below builds each broken model, diagnoses it,
+# applies the fix, and diagnoses again:
+
+# %%
+for name in scenarios.TABLE_SCENARIOS:
+    scenario = scenarios.get_scenario(name)
+    before = scenarios.diagnose_scenario(name, x, y)
+    after = scenarios.diagnose_scenario(name, x, y, fixed=True)
+    found = next(f for f in before.findings if f.kind == scenario.kind)
+    remaining = ", ".join(f"{f.kind} ({f.severity})" for f in after.findings) or "none"
+    print(f"{scenario.signal}")
+    print(f"  broken: {found.kind} at '{found.layer}' ({found.severity})")
+    print(f"  fix: {scenario.fix}")
+    print(f"  after the fix: {len(after.errors)} errors; findings: {remaining}")
+
+# %% [markdown]
+# Every broken model gets its finding at the layer where the problem starts, and every fix
+# leaves no error. (The deep ReLU network that replaces the sigmoid one keeps a *warning*: at
+# initialisation its last layer would change by more than 1% in one step at this learning rate.
+# Warnings are worth a look, errors are worth a stop.)
+#
+# A report says more than its kind. Here is the full one for the dead-ReLU model: two errors, and
+# the vanishing one says to fix the dead units first — they *cause* the vanishing gradient below
+# them.
+
+# %%
+print(scenarios.diagnose_scenario("dead_relus", x, y))
+
+# %% [markdown]
+# ### Quick check
+
+# %%
+quick_check = quiz.Question(
+    prompt="diagnose() reports `no_grad` at 'body.0' and 'body.2' but the loss still goes down. "
+    "What is the most likely cause?",
+    choices=[
+        "the learning rate is too low for the body",
+        "something between the body and the loss cuts the graph (.detach(), .data, .numpy())",
+        "the body's gradients vanished",
+    ],
+    answer=1,
+    explanations=[
+        "A low learning rate gives small updates, not a gradient of None.",
+        "The head still learns, so the loss falls; the body never gets a gradient at all.",
+        "A vanishing gradient is tiny but present; None means the graph does not reach the body.",
+    ],
+)
+widgets.show(quiz.make_quiz([quick_check]))
+
+# %% [markdown]
+# ## 4. The update-to-data ratio
+#
+# A gradient norm alone does not say whether a layer learns too fast or too slowly: that depends
+# on the learning rate and on the size of the weights. The **update-to-data ratio**
+# $\lVert \Delta\theta \rVert / \lVert \theta \rVert$ — how much of a weight matrix one optimizer
+# step rewrites — does. Andrej Karpathy's rule of thumb (makemore lecture, part 3) is about
+# $10^{-3}$: much below it the layer barely moves, far above it each step overwrites what was
+# learned. The monitor records it for every layer's weight across `optimizer.step()`.
+#
+# The healthy ReLU network trained on digits at three learning rates, 100 SGD steps each:
+
+# %%
+ratio_runs = {
+    lr: dashboard.compute_dashboard("healthy", lr=lr, steps=100) for lr in (0.003, 0.03, 1.5)
+}
+for lr, run in ratio_runs.items():
+    median = np.nanmedian(run.update_ratios)
+    start, end = (dashboard.format_value(v) for v in (run.losses[0], run.losses[-1]))
+    print(f"lr = {lr:<5}: median update ratio {median:.1e}, loss {start} -> {end}", end="")
+    print(f" after {len(run.losses)} steps")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+good = ratio_runs[0.03]
+monitor_plots.plot_update_ratios(good.recorded_steps, good.update_ratios, good.layers, axes[0])
+axes[0].set_title("lr = 0.03")
+wild = ratio_runs[1.5]
+monitor_plots.plot_update_ratios(wild.recorded_steps, wild.update_ratios, wild.layers, axes[1])
+axes[1].set_title("lr = 1.5")
+plt.show()
+
+# %% [markdown]
+# - At `lr = 0.03` every layer sits at about $3 \times 10^{-3}$, just above the line, and the
+#   loss falls from 2.96 to 0.65.
+# - At `lr = 0.003` the ratio is ten times smaller and the loss is still above 2 after 100
+#   steps: a learning rate that is too low shows up here before the loss curve makes it obvious.
+# - At `lr = 1.5` each step rewrites about half of every weight matrix (median 0.61), and the
+#   loss is `nan` by the eleventh step.
+#
+# The ratios of different layers sit close together in a healthy network. A layer far below the
+# others is starved — usually by vanishing gradients — even when the learning rate is right.
+
+# %% [markdown]
+# ## 5. Gradient histograms per layer
+#
+# A norm squeezes a layer's gradient into one number. A histogram of $\log_{10}\lvert g\rvert$
+# over the layer's elements shows its whole spread, and exact zeros (dead units give those; they
+# cannot sit on a log axis, so the legend counts them). Three runs after 100 steps: healthy, the
+# deep sigmoid network, and the dead-ReLU network.
+
+# %%
+histogram_runs = {
+    name: dashboard.compute_dashboard(name, steps=100)
+    for name in ("healthy", "deep_sigmoid", "dead_relus")
+}
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+for ax, (name, run) in zip(axes, histogram_runs.items(), strict=True):
+    monitor_plots.plot_gradient_histograms(run.histograms, ax)
+    ax.set_title(name)
+plt.show()
+for name, run in histogram_runs.items():
+    medians = ", ".join(f"{m:.2f}" for m in run.histograms.median_log10())
+    print(f"{name:>12}: median log10|g| per layer (first to last): {medians}")
+
+# %% [markdown]
+# - **healthy**: every layer's gradients sit around $10^{-2}$; the histograms overlap.
+# - **deep sigmoid**: the histograms march left one layer at a time, from about $10^{-2}$ at the
+#   last layer to about $10^{-10}$ at the first — the vanishing gradient as a picture.
+# - **dead ReLUs**: the first three layers have no histogram at all: every one of their gradient
+#   elements is exactly 0.
+
+# %% [markdown]
+# ## 6. A live gradient dashboard
+#
+# Everything above in one widget. Pick a scenario; it builds that model, trains it for real with
+# plain SGD on digits under a `GradientMonitor` for the number of steps you choose, and draws the
+# loss, each layer's gradient norm, each layer's update ratio against $10^{-3}$, and the gradient
+# histograms of the last step. Below the plots is `monitor.report()`. Tick **apply the fix** to
+# train the repaired model instead.
+#
+# **What to try**
+# - *deep sigmoid*: the gradient-norm panel fans out over many orders of magnitude and the loss
+#   stays near $\ln 10 \approx 2.30$. Apply the fix and the fan closes.
+# - *too-large init* and *too-high learning rate*: the run stops at the first non-finite loss, marked
+#   with an x; the report names the step and the layer where it started.
+# - *dead ReLUs*: after a few steps the first three layers get exactly zero gradient at most
+#   steps — gaps in their lines, since 0 has no place on a log axis — and empty histograms.
+# - *detached sub-module*: the loss still falls (the head learns), yet two layers show `None`.
+
+# %% tags=["nbval-ignore-output"]
+dashboard_demo = widgets_monitoring.make_dashboard_demo(scenario="deep_sigmoid", steps=100)
+widgets.show(dashboard_demo)
+
+# %% [markdown]
+# The dashboard's starting setting, and the fastest diverging one, as text:
+
+# %%
+print(widgets_monitoring.compute_dashboard_setting("deep_sigmoid", False, 100).summary())
+print()
+print(widgets_monitoring.compute_dashboard_setting("too_large_init", False, 100).summary())
+
+# %% [markdown]
+# ## 7. Knowledge check
+
+# %%
+questions = [
+    quiz.Question(
+        prompt="Why does a monitor built on register_full_backward_hook fail on a model that "
+        "uses nn.ReLU(inplace=True)?",
+        choices=[
+            "in-place ReLU has no gradient",
+            "the hook returns the module's output as a view, and autograd forbids modifying "
+            "that view in place",
+            "hooks cannot be registered on nn.Sequential",
+        ],
+        answer=1,
+        explanations=[
+            "In-place ReLU has the same gradient as ReLU; the model trains fine without the hook.",
+            "The error says so: 'Output 0 of BackwardHookFunction is a view and is being "
+            "modified inplace'.",
+            "They can; the seed monitor registers hooks on the Linear layers inside it.",
+        ],
+    ),
+    quiz.Question(
+        prompt="Layer 1's gradient norm is 1e-9 of the last layer's in a 10-layer sigmoid MLP. "
+        "Which finding and which fix?",
+        choices=[
+            "exploding: clip gradients",
+            "vanishing: ReLU-family activations with He init (or residual connections / "
+            "normalisation)",
+            "no_grad: remove a .detach()",
+        ],
+        answer=1,
+        explanations=[
+            "Nothing is large here; clipping only shrinks gradients further.",
+            "Each sigmoid layer passes on at most 1/4; ReLU with He init passes on about 1.",
+            "The gradient is tiny, not missing: the graph is intact.",
+        ],
+    ),
+    quiz.Question(
+        prompt="A layer's update-to-data ratio is about 1e-1 at every step. What does it mean?",
+        choices=[
+            "healthy: the rule of thumb is 1e-1",
+            "each step rewrites about a tenth of the weights: the learning rate is likely too high",
+            "the layer's gradients vanish",
+        ],
+        answer=1,
+        explanations=[
+            "The rule of thumb is about 1e-3.",
+            "A hundred times the reference: lower the learning rate and watch it settle.",
+            "Vanishing gradients give a ratio far *below* 1e-3.",
+        ],
+    ),
+    quiz.Question(
+        prompt="In a gradient histogram, the first three layers have no bars and the legend says "
+        "'100% exactly 0'. Which signal of the table is this?",
+        choices=["gradients are None", "activations mostly zero (dead ReLUs)", "loss becomes nan"],
+        answer=1,
+        explanations=[
+            "None means no gradient was computed at all; here it was computed and is exactly 0.",
+            "Dead ReLU units pass exactly zero gradient, so everything below them gets 0.",
+            "A nan loss would show inf/nan counts, not zeros.",
+        ],
+    ),
+    quiz.Question(
+        prompt="The loss is nan at the very first step, before any update. Which cause can you "
+        "rule out?",
+        choices=["bad data (a NaN in the batch)", "too high a learning rate", "an unstable loss"],
+        answer=1,
+        explanations=[
+            "A NaN in the batch poisons the first forward pass, as in section 3.",
+            "No update has happened yet, so the learning rate has not been used.",
+            "log(0) or a division by zero in the loss can give nan at once.",
+        ],
+    ),
+]
+widgets.show(quiz.make_quiz(questions, title="Chapter 7 knowledge check"))
+print(f"{len(questions)} questions")
+
+# %% [markdown]
+# ## Summary
+#
+# - A gradient monitor hooks a backward pass and stores numbers per layer and step. The seeds'
+#   full-backward-hook version works on plain MLPs but breaks on in-place ops;
+#   `gradlab.GradientMonitor` hooks tensors instead and watches any model, every N steps, in
+#   bounded memory.
+# - `gradlab.diagnose(model, (x, y), loss_fn)` and `monitor.report()` apply the diagnosis table:
+#   each finding names a kind, a layer, its evidence and a fix. Fix the first layer where the
+#   problem starts; later layers often inherit it.
+# - The update-to-data ratio should sit near $10^{-3}$: far above, lower the learning rate; far
+#   below in some layers only, look for vanishing gradients.
+# - Per-layer gradient histograms show what norms hide: a spread marching left (vanishing) or a
+#   layer of exact zeros (dead units).
+#
+# **Next:** practise with [the Chapter 7 exercises](../exercises/07_monitoring.ipynb).
+#
+# ---
+# ← Previous: [Chapter 3](03_exploding.ipynb) (chapters 4–6 are coming) · Next: Chapter 8
+# (coming) · Exercises: [exercises/07_monitoring.ipynb](../exercises/07_monitoring.ipynb)
