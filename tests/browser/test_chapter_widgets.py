@@ -22,6 +22,7 @@ class ChapterWidget:
 CHAPTER_WIDGETS = [
     ChapterWidget("notebooks/02_activations.ipynb", "gradlab-gradient-after-depth", "depth"),
     ChapterWidget("notebooks/03_exploding.ipynb", "gradlab-growth", "depth"),
+    ChapterWidget("notebooks/07_monitoring.ipynb", "gradlab-dashboard", "steps"),
 ]
 
 
