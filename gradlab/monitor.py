@@ -378,14 +378,16 @@ class GradientMonitor:
 
     def _on_param_grad(self, index: int, param: torch.Tensor) -> None:
         """After autograd accumulated param.grad: keep it (normed with the others at the end)."""
-        pending = self._pending
-        if pending is None or pending.backward_done:
+        pending, grad = self._pending, param.grad
+        if (
+            pending is None or pending.backward_done or grad is None
+        ):  # None: an earlier hook took it
             return
         if not pending.callback_queued:
             self._on_backward(pending)
         pending.grad_params.append(index)
         # The tensor, not param.grad later: a hook may step and clear .grad during backward.
-        pending.grad_group.append(param.grad)
+        pending.grad_group.append(grad)
 
     def _on_backward_end(self, pending: StepBuffer) -> None:
         """Runs once when autograd finishes: every .grad of this backward is accumulated."""

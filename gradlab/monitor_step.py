@@ -14,15 +14,10 @@ import numpy as np
 import torch
 from torch.utils.hooks import RemovableHandle
 
-# Order in which a step's tensors are stacked for the single transfer.
-_GROUPS = (
-    "act_values",
-    "flag_values",
-    "grad_out_values",
-    "grad_values",
-    "data_values",
-    "delta_values",
-)
+# Order in which a step's tensors are stacked for the single transfer: the groups of 0-d tensors,
+# the input sum, then the groups of 1-d tensors (one norm per tracked parameter of a stacked group).
+_GROUPS = ("act_values", "flag_values", "grad_out_values", "grad_values")
+_VECTOR_GROUPS = ("data_values", "delta_values")
 
 
 @dataclass(slots=True)  # slots: faster attribute access in the hooks
@@ -51,9 +46,9 @@ class StepBuffer:
     grad_group: list[torch.Tensor] = field(default_factory=list)  # gradients not yet normed
     update_params: list[int] = field(default_factory=list)
     update_sizes: list[int] = field(default_factory=list)
-    data_values: list[torch.Tensor] = field(default_factory=list)
-    delta_values: list[torch.Tensor] = field(default_factory=list)
-    snapshots: dict[int, tuple[list[int], list[torch.Tensor]]] = field(default_factory=dict)
+    data_values: list[torch.Tensor] = field(default_factory=list)  # 1-d: norms before the step
+    delta_values: list[torch.Tensor] = field(default_factory=list)  # 1-d: norms of the change
+    snapshots: dict[int, list[tuple[list[int], torch.Tensor]]] = field(default_factory=dict)
     tensor_hooks: list[RemovableHandle] = field(default_factory=list)
     lengths: dict[str, int] = field(default_factory=dict)
     has_input: bool = False
@@ -80,11 +75,14 @@ class StepBuffer:
         self.tensor_hooks, self.snapshots = [], {}
         self.norm_gradients()
         self.lengths = {group: len(getattr(self, group)) for group in _GROUPS}
+        self.lengths |= {g: sum(t.numel() for t in getattr(self, g)) for g in _VECTOR_GROUPS}
         values = [t for group in _GROUPS for t in getattr(self, group)]
         if self.input_sum is not None:
             values.append(self.input_sum)
-        self.stacked = torch.stack(values) if values else None
-        for group in _GROUPS:
+        pieces = [torch.stack(values)] if values else []
+        pieces += [t for group in _VECTOR_GROUPS for t in getattr(self, group)]
+        self.stacked = (pieces[0] if len(pieces) == 1 else torch.cat(pieces)) if pieces else None
+        for group in _GROUPS + _VECTOR_GROUPS:
             setattr(self, group, [])
         self.has_input, self.input_sum = self.input_sum is not None, None
 
@@ -108,6 +106,10 @@ class StepBuffer:
             parts[group] = flat[start : start + self.lengths[group]]
             start += self.lengths[group]
         input_finite = bool(np.isfinite(flat[start])) if self.has_input else True
+        start += self.has_input
+        for group in _VECTOR_GROUPS:
+            parts[group] = flat[start : start + self.lengths[group]]
+            start += self.lengths[group]
         row: dict[str, np.ndarray] = {}
 
         def per_layer(layers: list[int], weights: np.ndarray | list) -> np.ndarray:

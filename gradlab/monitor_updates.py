@@ -102,28 +102,38 @@ class UpdateTracker:
             self._optimizer_indices[id(optimizer)] = cached
         return cached[1]
 
+    def _groups(self, indices: list[int]) -> list[list[int]]:
+        """`indices` grouped by the shape of their sampled view, so each group stacks into one."""
+        groups: dict[torch.Size, list[int]] = {}
+        for i in indices:
+            groups.setdefault(self._view(i).shape, []).append(i)
+        return list(groups.values())
+
     def _before_step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         pending = self._pending()
         if pending is None or not pending.backward_done or id(optimizer) in pending.snapshots:
             return
         indices = [i for i in self._indices(optimizer) if self.params[i].grad is not None]
         if indices:
+            # One stacked copy per shape (a 20-layer MLP: one), not one small copy per parameter.
             with torch.no_grad():
-                before = torch._foreach_mul([self._view(i) for i in indices], 1.0)  # fused copy
-            pending.snapshots[id(optimizer)] = (indices, before)
+                before = [
+                    (group, torch.stack([self._view(i) for i in group]))
+                    for group in self._groups(indices)
+                ]
+            pending.snapshots[id(optimizer)] = before
 
     def _after_step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         pending = self._pending()
-        if pending is None or not pending.snapshots.get(id(optimizer), (None, None))[1]:
+        if pending is None or not pending.snapshots.get(id(optimizer)):
             return
-        indices, before = pending.snapshots[id(optimizer)]
-        pending.snapshots[id(optimizer)] = (indices, [])  # free the copy, remember it stepped
-        views = [self._view(i) for i in indices]
+        before = pending.snapshots[id(optimizer)]
+        pending.snapshots[id(optimizer)] = []  # free the copies, remember it stepped
         with torch.no_grad():
-            data_norms = torch._foreach_norm(before)
-            torch._foreach_sub_(before, views)
-            delta_norms = torch._foreach_norm(before)
-        pending.update_params += indices
-        pending.update_sizes += [v.numel() for v in views]
-        pending.data_values += data_norms
-        pending.delta_values += delta_norms
+            for group, snapshot in before:
+                dims = tuple(range(1, snapshot.dim()))
+                pending.data_values.append(torch.linalg.vector_norm(snapshot, dim=dims))
+                snapshot.sub_(torch.stack([self._view(i) for i in group]))
+                pending.delta_values.append(torch.linalg.vector_norm(snapshot, dim=dims))
+                pending.update_params += group
+                pending.update_sizes += [snapshot[0].numel()] * len(group)

@@ -322,3 +322,67 @@ def test_grad_norms_only_still_records_the_basics() -> None:
 def test_bad_arguments_say_what_is_allowed(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         GradientMonitor(make_mlp(), **kwargs)
+
+
+def test_update_ratio_of_differently_shaped_weights_matches_a_snapshot() -> None:
+    model = make_cnn()  # conv, batch-norm and linear weights: one stacked snapshot per shape
+    x = torch.randn(4, 3, 6, 6)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    named_before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    with GradientMonitor(model, update_sample=None) as monitor:
+        model(x).square().mean().backward()
+        optimizer.step()
+    ratio = monitor.to_numpy()["update_ratio"][0]
+    named = dict(model.named_parameters())
+    for layer_index, layer in enumerate(monitor.layers):
+        weight = f"{layer}.weight" if layer else "weight"
+        before, after = named_before[weight], named[weight].detach()
+        expected = ((after - before).norm() / before.norm()).item()
+        assert ratio[layer_index] == pytest.approx(expected, rel=1e-4), layer
+
+
+def _hook_counts(model: nn.Module) -> tuple[int, int]:
+    """(forward hooks on non-root modules, parameter post-accumulate hooks)."""
+    modules = sum(len(m._forward_hooks) for m in model.modules() if m is not model)
+    params = sum(
+        len(getattr(p, "_post_accumulate_grad_hooks", None) or {}) for p in model.parameters()
+    )
+    return modules, params
+
+
+def test_unrecorded_steps_run_no_layer_or_parameter_hooks_and_record_nothing() -> None:
+    model = make_mlp()
+    x = torch.randn(8, 16)
+    with GradientMonitor(model, every=2) as monitor:
+        model(x).sum().backward()  # step 0: recorded
+        recorded_hooks = _hook_counts(model)
+        model(x).sum().backward()  # step 1: not recorded
+        unrecorded_hooks = _hook_counts(model)
+        rows_after_unrecorded = len(monitor.history)
+    assert recorded_hooks[0] > 0 and recorded_hooks[1] == len(monitor.params)
+    assert unrecorded_hooks == (0, 0)
+    assert rows_after_unrecorded == 1 and monitor.to_numpy()["steps"].tolist() == [0]
+    assert _no_hooks_left(model)
+
+
+def test_gradient_norms_survive_a_hook_that_steps_and_clears_grad_in_backward() -> None:
+    """The optimizer-in-backward pattern: a parameter's .grad is None once backward ends."""
+    model = make_mlp()
+    reference = copy.deepcopy(model)
+    x = torch.randn(8, 16)
+    reference(x).square().mean().backward()
+    expected = [p.grad.norm().item() for p in reference.parameters()]
+
+    def step_and_clear(param: torch.Tensor) -> None:
+        with torch.no_grad():
+            param.add_(param.grad, alpha=-0.1)
+        param.grad = None
+
+    with GradientMonitor(model, updates=False) as monitor:
+        loss = model(x).square().mean()  # the forward installs the monitor's hooks: they run first
+        handles = [p.register_post_accumulate_grad_hook(step_and_clear) for p in model.parameters()]
+        loss.backward()
+    for handle in handles:
+        handle.remove()
+    assert all(p.grad is None for p in model.parameters())
+    np.testing.assert_allclose(monitor.to_numpy()["grad_norm"][0], expected, rtol=1e-5)
