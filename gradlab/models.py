@@ -7,12 +7,13 @@ so probes, monitors and later variants (residual, normalised) can address them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from gradlab.activations import ACTIVATIONS, activation_function, check_activation
+from gradlab.activations import ACTIVATIONS, ELU_ALPHA, LEAKY_RELU_SLOPE, check_activation
 
 INITS: tuple[str, ...] = ("xavier", "he", "normal")
 
@@ -55,19 +56,46 @@ def _check_positive_int(name: str, value: object) -> None:
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
 
 
-class Activation(nn.Module):
-    """An activation by name, as a module (so it shows up in `named_modules()`)."""
+_ACTIVATION_MODULES: dict[str, Callable[[], nn.Module]] = {
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(LEAKY_RELU_SLOPE),
+    "elu": lambda: nn.ELU(ELU_ALPHA),
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
 
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = check_activation(name)
-        self._function = activation_function(name)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._function(x)
+def activation_module(name: str) -> nn.Module:
+    """The named activation as torch's own module (nn.ReLU, nn.Sigmoid, ...).
 
-    def extra_repr(self) -> str:
-        return self.name
+    torch's classes, not a wrapper, so that any tool that recognises activations by type (the
+    monitor's dead-unit and saturation statistics, a learner's own hooks) sees them. They compute
+    the same function as gradlab.activations.activation_function(name).
+    """
+    return _ACTIVATION_MODULES[check_activation(name)]()
+
+
+def activation_name(module: nn.Module | None) -> str | None:
+    """The gradlab name of a torch activation module, or None when gradlab has no closed form for it.
+
+    LeakyReLU, ELU and GELU count only with the parameters gradlab's formulas use (slope 0.01,
+    alpha 1, exact GELU): another setting has another derivative, so it gets no prediction.
+    """
+    for name, make in _ACTIVATION_MODULES.items():
+        reference = make()
+        if type(module) is type(reference) and all(
+            getattr(module, attribute) == getattr(reference, attribute)
+            for attribute in _SHAPE_ATTRIBUTES
+            if hasattr(reference, attribute)
+        ):
+            return name
+    return None
+
+
+# Constructor arguments that change an activation's function (inplace does not).
+_SHAPE_ATTRIBUTES = ("negative_slope", "alpha", "approximate")
 
 
 class DenseLayer(nn.Module):
@@ -76,7 +104,7 @@ class DenseLayer(nn.Module):
     def __init__(self, in_features: int, out_features: int, activation: str) -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, out_features)
-        self.activation = Activation(activation)
+        self.activation = activation_module(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activation(self.linear(x))
@@ -149,4 +177,14 @@ def make_mlp(
     return DeepMLP(config)
 
 
-__all__ = ["ACTIVATIONS", "INITS", "DeepMLP", "DenseLayer", "MLPConfig", "init_std", "make_mlp"]
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "DeepMLP",
+    "DenseLayer",
+    "MLPConfig",
+    "activation_module",
+    "activation_name",
+    "init_std",
+    "make_mlp",
+]

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradlab.activations import activation_derivative
-from gradlab.models import make_mlp
+from gradlab.models import activation_name, make_mlp
 from gradlab.theory import format_magnitude
 
 # Status of a layer from its gradient relative to the last layer's (the one nearest the loss).
@@ -159,7 +159,7 @@ def _slope_and_gain(layer: nn.Module, pre_activation: torch.Tensor | None) -> tu
     """rms f'(z) over the batch and std(W)·√fan_in, or nan when the layer is not linear→activation."""
     linear = getattr(layer, "linear", None)
     activation = getattr(layer, "activation", None)
-    name = getattr(activation, "name", None)
+    name = activation_name(activation)
     if pre_activation is None or not isinstance(linear, nn.Linear) or name is None:
         return math.nan, math.nan
     weight = linear.weight.detach().double()

@@ -219,3 +219,15 @@ def test_bad_arguments_say_what_is_allowed() -> None:
         diagnose(make_mlp(), (1, 2, 3), LOSS)
     with pytest.raises(ValueError, match="lr"):
         diagnose(make_mlp(), batch(), LOSS, lr=-1.0)
+
+
+def test_dead_units_found_in_gradlabs_own_mlp() -> None:
+    """gradlab.models' MLPs use torch's activation classes, so the dead-unit rule sees them."""
+    from gradlab.models import make_mlp as make_gradlab_mlp
+
+    model = make_gradlab_mlp(4, WIDTH, "relu", "he", in_features=WIDTH, seed=0)
+    with torch.no_grad():
+        model.layers[2].linear.bias.fill_(-10.0)
+    found = find(diagnose(model, batch(), LOSS), "dead_units")
+    assert found, "no dead_units finding on a gradlab MLP with a -10 bias"
+    assert found[0].layer == "layers.2.linear"  # the layer whose units died

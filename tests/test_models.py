@@ -5,7 +5,9 @@ import math
 import pytest
 import torch
 
-from gradlab.models import INITS, init_std, make_mlp
+from gradlab.activation_stats import classify_activation
+from gradlab.activations import ACTIVATIONS, activation_function
+from gradlab.models import INITS, activation_module, activation_name, init_std, make_mlp
 
 
 def test_shapes_and_names():
@@ -49,3 +51,27 @@ def test_seed_reproducible_and_distinct():
 def test_bad_arguments_name_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         make_mlp(**kwargs)
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_module_computes_the_named_function(name):
+    x = torch.linspace(-6, 6, 241)
+    torch.testing.assert_close(activation_module(name)(x), activation_function(name)(x))
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_model_activations_are_recognised_by_the_monitor(name):
+    """Dead-unit and saturation statistics need torch's activation classes, not a wrapper."""
+    model = make_mlp(depth=2, width=4, activation=name, init="he", seed=0)
+    assert classify_activation(model.layers[0].activation) != ""
+
+
+def test_activation_name_reads_torch_modules_back():
+    assert activation_name(torch.nn.ReLU(inplace=True)) == "relu"
+    assert activation_name(torch.nn.LeakyReLU()) == "leaky_relu"
+    assert activation_name(torch.nn.GELU()) == "gelu"
+    # another slope or approximation has another derivative: no closed form, no name
+    assert activation_name(torch.nn.LeakyReLU(0.2)) is None
+    assert activation_name(torch.nn.GELU(approximate="tanh")) is None
+    assert activation_name(torch.nn.Linear(2, 2)) is None
+    assert all(activation_name(activation_module(name)) == name for name in ACTIVATIONS)
