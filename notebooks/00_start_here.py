@@ -83,10 +83,11 @@ make_widget_selftest()
 # | 4 | Initialization — *coming* | Pick weight scales that keep the factor near one | |
 # | 5 | Residual connections — *coming* | See why a skip connection keeps a gradient highway open | |
 # | 6 | Gradient clipping — *coming* | Clip by norm or by value, and know what each one changes | |
-# | 7 | Monitoring gradients — *coming* | Watch gradient health while a model trains | |
+# | 7 | [Monitoring and diagnosis](07_monitoring.ipynb) | Watch any model with `GradientMonitor`, diagnose NaN, vanishing, exploding, dead and detached layers, read update ratios and gradient histograms in a live dashboard | [07](../exercises/07_monitoring.ipynb) |
 # | 8 | Advanced analysis — *coming* | Gradient noise, covariance and curvature | |
 #
-# Read the chapters in order: each one builds on the measurements of the one before. Every chapter
+# Read the chapters in order: each one builds on the measurements of the one before (Chapter 7
+# can be read right after Chapter 3 while 4–6 are being written). Every chapter
 # ends with links to the previous and the next chapter and to its exercises.
 
 # %% [markdown]

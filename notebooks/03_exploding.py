@@ -478,5 +478,5 @@ print(f"{len(questions)} questions")
 #
 # ---
 # ← Previous: [Chapter 2, activations](02_activations.ipynb) · Next: Chapter 4, initialisation
-# (`04_initialization.ipynb`, coming soon) · Exercises:
-# [03_exploding](../exercises/03_exploding.ipynb)
+# (coming soon; until then go on with [Chapter 7, monitoring and diagnosis](07_monitoring.ipynb)) ·
+# Exercises: [03_exploding](../exercises/03_exploding.ipynb)
