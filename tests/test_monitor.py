@@ -386,3 +386,25 @@ def test_gradient_norms_survive_a_hook_that_steps_and_clears_grad_in_backward() 
         handle.remove()
     assert all(p.grad is None for p in model.parameters())
     np.testing.assert_allclose(monitor.to_numpy()["grad_norm"][0], expected, rtol=1e-5)
+
+
+class LeafOutput(nn.Module):
+    """A layer whose output is its own parameter: a leaf, with no node to hook."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(8, 16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.table
+
+
+def test_output_gradient_of_a_leaf_output_matches_autograd() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(LeafOutput(), nn.Linear(16, 3))
+    x = torch.randn(8, 16)
+    with GradientMonitor(model) as monitor:
+        model(x).square().mean().backward()
+    row = monitor.to_numpy()
+    expected = model[0].table.grad.norm().item()  # the output is the table itself
+    assert row["output_grad_norm"][0, 0] == pytest.approx(expected, rel=1e-5)
