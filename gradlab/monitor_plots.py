@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gradlab.dashboard import DashboardRun, GradientHistograms
-from gradlab.plots_exploding import _log_line, _mark_overflow_legend
+from gradlab.plots_exploding import mark_overflow_in_legend, plot_log_line
 
 UPDATE_RATIO_REFERENCE = 1e-3  # Karpathy's rule of thumb for a healthy update-to-data ratio
 
@@ -58,8 +58,8 @@ def _per_layer_lines(
             # zero cannot be drawn on a log axis: a legend entry says so
             ax.plot([], [], color=color, ls=":", label=f"'{layer}': exactly 0")
             continue
-        _log_line(ax, x, y, "-", color=color, label=f"'{layer}'")
-    _mark_overflow_legend(ax, *drawn)
+        plot_log_line(ax, x, y, "-", color=color, label=f"'{layer}'")
+    mark_overflow_in_legend(ax, *drawn)
     _log_axis(ax)
     ax.set_xlabel("step")
     if ax.get_legend_handles_labels()[0]:
@@ -127,8 +127,8 @@ def plot_losses(losses: np.ndarray, ax: Axes | None = None) -> Axes:
     """Training loss per step (log axis when it spans > 20x); non-finite: an x labelled 'exploded'."""
     ax = _axes(ax)
     losses = np.asarray(losses, dtype=np.float64)
-    _log_line(ax, np.arange(len(losses)), losses, "-", color="tab:blue", label="loss")
-    _mark_overflow_legend(ax, losses)
+    plot_log_line(ax, np.arange(len(losses)), losses, "-", color="tab:blue", label="loss")
+    mark_overflow_in_legend(ax, losses)
     _log_axis(ax)
     finite = losses[np.isfinite(losses) & (losses > 0)]
     if len(finite) > 1 and finite.max() < 20 * finite.min() and np.isfinite(losses).all():

@@ -20,7 +20,7 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (7, 3.6)) -> Axes:
     return plt.subplots(figsize=figsize)[1] if ax is None else ax
 
 
-def _log_line(ax: Axes, x: np.ndarray, y: np.ndarray, style: str, **kwargs) -> None:
+def plot_log_line(ax: Axes, x: np.ndarray, y: np.ndarray, style: str, **kwargs) -> None:
     """Draw the positive finite part of y; mark inf/nan with an x at the top of the drawn range."""
     y = np.asarray(y, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -33,7 +33,8 @@ def _log_line(ax: Axes, x: np.ndarray, y: np.ndarray, style: str, **kwargs) -> N
         ax.scatter(x[bad], np.full(bad.sum(), top), marker="x", color="black", zorder=4)
 
 
-def _mark_overflow_legend(ax: Axes, *curves: np.ndarray) -> None:
+def mark_overflow_in_legend(ax: Axes, *curves: np.ndarray) -> None:
+    """Add an "exploded (inf/nan)" legend entry when any curve has a non-finite value."""
     if any((~np.isfinite(np.asarray(c, dtype=np.float64))).any() for c in curves):
         ax.scatter([], [], marker="x", color="black", label="exploded (inf/nan)")
 
@@ -42,10 +43,12 @@ def plot_growth(result: GrowthMeasurement, ax: Axes | None = None) -> Axes:
     """‖∂L/∂h_l‖ for l = 0..depth: measured, the σ_max × slope bound, and the typical curve."""
     ax = _axes(ax)
     layers = np.arange(result.depth + 1)
-    _log_line(ax, layers, result.predicted_grad_norms, "--", color="tab:red", label="σ_max × slope")
-    _log_line(ax, layers, result.typical_grad_norms, ":", color="gray", label="rms σ × slope")
-    _log_line(ax, layers, result.grad_norms, "o-", color="tab:blue", ms=3, label="measured")
-    _mark_overflow_legend(ax, result.grad_norms, result.predicted_grad_norms)
+    plot_log_line(
+        ax, layers, result.predicted_grad_norms, "--", color="tab:red", label="σ_max × slope"
+    )
+    plot_log_line(ax, layers, result.typical_grad_norms, ":", color="gray", label="rms σ × slope")
+    plot_log_line(ax, layers, result.grad_norms, "o-", color="tab:blue", ms=3, label="measured")
+    mark_overflow_in_legend(ax, result.grad_norms, result.predicted_grad_norms)
     ax.set_yscale("log")
     ax.set_xlabel("layer l (0 = input)")
     ax.set_ylabel("‖∂L/∂h_l‖")
@@ -66,12 +69,14 @@ def plot_time_gradients(results: list[TimeGradients], ax: Axes | None = None) ->
     for result in results:
         t = np.arange(1, result.steps + 1)
         if not closed_drawn:
-            _log_line(ax, t, result.closed_form, "--", color="gray", label="|W_h|^(T−t)")
+            plot_log_line(ax, t, result.closed_form, "--", color="gray", label="|W_h|^(T−t)")
             closed_drawn = True
         style = "o" if result.steps <= 30 else "-"
         color = colors.get(result.case)
-        _log_line(ax, t, result.grad_norms, style, color=color, ms=4, label=f"{result.case} nn.RNN")
-    _mark_overflow_legend(ax, *(r.grad_norms for r in results))
+        plot_log_line(
+            ax, t, result.grad_norms, style, color=color, ms=4, label=f"{result.case} nn.RNN"
+        )
+    mark_overflow_in_legend(ax, *(r.grad_norms for r in results))
     ax.set_yscale("log")
     ax.set_xlabel("time step t (the loss is at t = T)")
     ax.set_ylabel("‖∂L/∂h_t‖")
@@ -105,7 +110,7 @@ def plot_weight_norms(norms: Mapping[float, np.ndarray], ax: Axes | None = None)
     """Total weight norm per step for each learning rate (log axis)."""
     ax = _axes(ax)
     for lr, values in norms.items():
-        _log_line(ax, np.arange(len(values)), values, "-", label=f"lr = {lr}")
+        plot_log_line(ax, np.arange(len(values)), values, "-", label=f"lr = {lr}")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("‖θ‖ (all parameters)")
