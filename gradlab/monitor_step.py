@@ -182,11 +182,17 @@ class StepBuffer:
     def _first_non_finite(
         self, input_finite: bool, act: np.ndarray, grad_out: np.ndarray, grads: np.ndarray
     ) -> tuple[str, int, bool] | None:
-        """The origin of the first NaN/inf: input, then forward order, then backward order."""
+        """The origin of the first NaN/inf: input, then forward order, then backward order.
+
+        An activation counts by its sum, not its L2 norm: a float32 norm overflows once the values
+        pass ~1e19 while they are still finite, but any inf or nan among them makes the sum
+        non-finite. Gradients count by their norm (the one number recorded for them), so a gradient
+        whose norm overflows float32 (> ~1.8e19) is reported too: exploded, if not yet inf.
+        """
         if not input_finite:
             return ("input", self.called[0] if self.called else 0, False)
         for k in range(len(act)):
-            if not np.isfinite(act[k]).all():
+            if not np.isfinite(act[k, 0]):  # act[k] = (sum, L2 norm)
                 return ("activation", self.act_layers[k], False)
         for k in range(len(grad_out)):  # hooks fired in backward order
             if not np.isfinite(grad_out[k]):

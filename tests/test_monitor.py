@@ -276,6 +276,24 @@ def test_non_finite_first_step_and_layer() -> None:
     assert (event.step, event.layer, event.quantity) == (1, "4", "activation")
 
 
+def test_huge_but_finite_activations_are_not_non_finite() -> None:
+    """Values of 4e19 overflow a float32 L2 norm but are finite: no event until they are inf."""
+    model = nn.Sequential(nn.Linear(4, 4))
+    with torch.no_grad():
+        model[0].weight.fill_(1e19)
+        model[0].bias.zero_()
+    with GradientMonitor(model) as monitor:
+        out = model(torch.ones(2, 4))
+        out.mean().backward()
+        assert torch.isfinite(out).all()
+        assert monitor.non_finite is None
+        with torch.no_grad():
+            model[0].weight.fill_(1e38)  # 4e38 > float32 max: now the output is inf
+        model(torch.ones(2, 4)).mean().backward()
+    event = monitor.non_finite
+    assert (event.step, event.layer, event.quantity) == (1, "0", "activation")
+
+
 def test_non_finite_input_is_named() -> None:
     model = make_mlp()
     x = torch.randn(8, 16)
