@@ -18,6 +18,7 @@ that are not recorded run two hooks on the root module only. Used in notebooks/0
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from types import TracebackType
@@ -303,12 +304,11 @@ class GradientMonitor:
             for index, module in enumerate(self._layer_modules):
                 # prepend: when the root itself is a layer (e.g. a bare nn.LSTM), its layer hook
                 # must run before _on_forward_end marks the forward as done.
-                hook = partial(self._on_layer_output, index)
+                hook = self._layer_hook(index)
                 handles.append(module.register_forward_hook(hook, prepend=True))
         if self.activations:
             for module, kind in self._activation_modules:
-                hook = partial(self._on_activation_output, kind)
-                handles.append(module.register_forward_hook(hook))
+                handles.append(module.register_forward_hook(self._activation_hook(kind)))
         self._step_handles = handles
 
     def _remove_step_hooks(self) -> None:
@@ -316,50 +316,68 @@ class GradientMonitor:
             handle.remove()
         self._step_handles = []
 
-    def _on_layer_output(self, index: int, module: nn.Module, args: tuple, output: object) -> None:
-        pending = self._pending
-        if pending is None or pending.forward_done:
-            return
-        self._last_layer = index
-        pending.called.append(index)
-        out = first_tensor(output)
-        if out is None or not out.is_floating_point():
-            return
-        if self.activations:
-            values = self._sample(out)
-            pending.act_layers.append(index)
-            pending.act_sizes.append(values.numel())
-            # sum and L2 norm are single fast kernels; mean and std follow on the host.
-            pending.act_values += [values.sum(), torch.linalg.vector_norm(values)]
-        if self.output_grads and out.requires_grad:
-            hook = partial(self._on_output_grad, pending, index, out.numel(), out.output_nr)
-            pending.tensor_hooks.append(register_gradient_hook(out, hook))
+    # The forward hooks run ~40 times per recorded step, so they are closures over their layer's
+    # constants with the common case (a single contiguous output tensor) inlined.
+    def _sample_limit(self) -> float:
+        """Activation statistics use at most this many leading elements of an output."""
+        return math.inf if self.activation_sample is None else self.activation_sample
 
-    def _on_activation_output(
-        self, kind: str, module: nn.Module, args: tuple, output: object
-    ) -> None:
-        # The activation is attributed to the layer that ran just before it (Linear -> ReLU).
-        pending, index = self._pending, self._last_layer
-        if pending is None or index is None or pending.forward_done:
-            return
-        out = first_tensor(output)
-        if out is None:
-            return
-        out = self._sample(out)
-        self._layer_activation[index] = kind
-        pending.flag_layers.append(index)
-        pending.flag_sizes.append(out.numel())
-        pending.flag_saturation.append(kind in ("sigmoid", "tanh"))
-        pending.flag_live.append(kind == "relu")
-        pending.flag_values.append(count_flagged(out, kind))
+    def _layer_hook(self, index: int) -> Callable[[nn.Module, tuple, object], None]:
+        """The forward hook of layer `index`: activation sums and its output-gradient hook."""
+        activations, output_grads = self.activations, self.output_grads
+        limit = self._sample_limit()
+        vector_norm, on_output_grad = torch.linalg.vector_norm, self._on_output_grad
 
-    def _sample(self, tensor: torch.Tensor) -> torch.Tensor:
-        """The leading `activation_sample` elements (the first examples), as a detached view."""
-        tensor = tensor.detach()
-        limit = self.activation_sample
-        if limit is None or tensor.numel() <= limit or not tensor.is_contiguous():
-            return tensor
-        return tensor.view(-1)[:limit]
+        def on_layer_output(module: nn.Module, args: tuple, output: object) -> None:
+            pending = self._pending
+            if pending is None or pending.forward_done:
+                return
+            self._last_layer = index
+            pending.called.append(index)
+            out = output if isinstance(output, torch.Tensor) else first_tensor(output)
+            if out is None or not out.is_floating_point():
+                return
+            if activations:
+                values = out.detach()
+                size = values.numel()
+                if size > limit and values.is_contiguous():
+                    values, size = values.view(-1)[:limit], limit
+                pending.act_layers.append(index)
+                pending.act_sizes.append(size)
+                # sum and L2 norm are single fast kernels; mean and std follow on the host.
+                pending.act_values += (values.sum(), vector_norm(values))
+            if output_grads and out.requires_grad:
+                hook = partial(on_output_grad, pending, index, out.numel(), out.output_nr)
+                pending.tensor_hooks.append(register_gradient_hook(out, hook))
+
+        return on_layer_output
+
+    def _activation_hook(self, kind: str) -> Callable[[nn.Module, tuple, object], None]:
+        """The forward hook of an activation module: its dead or saturated count."""
+        limit, layer_activation = self._sample_limit(), self._layer_activation
+        saturation, live = kind in ("sigmoid", "tanh"), kind == "relu"
+
+        def on_activation_output(module: nn.Module, args: tuple, output: object) -> None:
+            # The activation is attributed to the layer that ran just before it (Linear -> ReLU).
+            pending, index = self._pending, self._last_layer
+            if pending is None or index is None or pending.forward_done:
+                return
+            out = output if isinstance(output, torch.Tensor) else first_tensor(output)
+            if out is None:
+                return
+            out = out.detach()
+            size = out.numel()
+            if size > limit and out.is_contiguous():
+                out, size = out.view(-1)[:limit], limit
+            layer_activation[index] = kind
+            pending.flag_layers.append(index)
+            pending.flag_sizes.append(size)
+            pending.flag_saturation.append(saturation)
+            pending.flag_live.append(live)
+            # ReLU outputs are >= 0, so sign() is 1 where alive: count_flagged's kernel, inlined.
+            pending.flag_values.append(out.sign().sum() if live else count_flagged(out, kind))
+
+        return on_activation_output
 
     # ----------------------------------------------------------------- backward
     def _on_backward(self, pending: StepBuffer, grad_outputs: object = None) -> None:

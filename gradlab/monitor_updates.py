@@ -102,25 +102,29 @@ class UpdateTracker:
             self._optimizer_indices[id(optimizer)] = cached
         return cached[1]
 
-    def _groups(self, indices: list[int]) -> list[list[int]]:
+    def _groups(self, indices: list[int]) -> list[tuple[list[int], list[torch.Tensor]]]:
         """`indices` grouped by the shape of their sampled view, so each group stacks into one."""
-        groups: dict[torch.Size, list[int]] = {}
+        groups: dict[torch.Size, tuple[list[int], list[torch.Tensor]]] = {}
         for i in indices:
-            groups.setdefault(self._view(i).shape, []).append(i)
+            view = self._view(i)
+            group = groups.get(view.shape)
+            if group is None:
+                groups[view.shape] = ([i], [view])
+            else:
+                group[0].append(i)
+                group[1].append(view)
         return list(groups.values())
 
     def _before_step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         pending = self._pending()
         if pending is None or not pending.backward_done or id(optimizer) in pending.snapshots:
             return
-        indices = [i for i in self._indices(optimizer) if self.params[i].grad is not None]
+        params = self.params
+        indices = [i for i in self._indices(optimizer) if params[i].grad is not None]
         if indices:
             # One stacked copy per shape (a 20-layer MLP: one), not one small copy per parameter.
             with torch.no_grad():
-                before = [
-                    (group, torch.stack([self._view(i) for i in group]))
-                    for group in self._groups(indices)
-                ]
+                before = [(group, torch.stack(views)) for group, views in self._groups(indices)]
             pending.snapshots[id(optimizer)] = before
 
     def _after_step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
@@ -129,11 +133,13 @@ class UpdateTracker:
             return
         before = pending.snapshots[id(optimizer)]
         pending.snapshots[id(optimizer)] = []  # free the copies, remember it stepped
+        vector_norm = torch.linalg.vector_norm
         with torch.no_grad():
             for group, snapshot in before:
                 dims = tuple(range(1, snapshot.dim()))
-                pending.data_values.append(torch.linalg.vector_norm(snapshot, dim=dims))
+                pending.data_values.append(vector_norm(snapshot, dim=dims))
+                # Views again, not the ones from before: the step may have replaced a storage.
                 snapshot.sub_(torch.stack([self._view(i) for i in group]))
-                pending.delta_values.append(torch.linalg.vector_norm(snapshot, dim=dims))
+                pending.delta_values.append(vector_norm(snapshot, dim=dims))
                 pending.update_params += group
                 pending.update_sizes += [snapshot[0].numel()] * len(group)
