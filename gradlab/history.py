@@ -62,6 +62,20 @@ class History:
             block[slot] = row.get(name, np.nan)
         self.appended += 1
 
+    def extend(self, steps: Sequence[int], rows: Mapping[str, np.ndarray]) -> None:
+        """Store several steps at once; rows maps a quantity to shape (len(steps), columns)."""
+        unknown = set(rows) - set(self._data)
+        if unknown:
+            raise ValueError(f"unknown quantities {sorted(unknown)}; known: {sorted(self._data)}")
+        count = len(steps)
+        keep = min(count, self.capacity)  # of more rows than fit, only the last ones stay
+        slots = (self.appended + np.arange(count - keep, count)) % self.capacity
+        self._steps[slots] = np.asarray(steps)[count - keep :]
+        for name, block in self._data.items():
+            values = rows.get(name)
+            block[slots] = np.nan if values is None else values[count - keep :]
+        self.appended += count
+
     def __len__(self) -> int:
         return min(self.appended, self.capacity)
 

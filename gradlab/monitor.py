@@ -243,25 +243,37 @@ class GradientMonitor:
             self._closed.append(pending)
 
     def _store_closed(self) -> None:
-        """Turn closed steps into history rows: one host transfer per step."""
+        """Turn closed steps into history rows: one host transfer and one row build per run of
+        steps that recorded the same layers in the same order (usually all of them)."""
         closed, self._closed = self._closed, []
-        for pending in closed:
-            values = [] if pending.stacked is None else pending.stacked.tolist()
-            if pending.called and not self._forward_order:
-                self._forward_order = list(dict.fromkeys(pending.called))
-            row, event = pending.to_row(
-                values,
+        start = 0
+        while start < len(closed):
+            first = closed[start]
+            signature = first.signature()
+            end = start + 1
+            while end < len(closed) and closed[end].signature() == signature:
+                end += 1
+            run = closed[start:end]
+            start = end
+            if first.called and not self._forward_order:
+                self._forward_order = list(dict.fromkeys(first.called))
+            if first.stacked is None:
+                flat = np.zeros((len(run), 0))
+            else:
+                flat = torch.stack([p.stacked for p in run]).double().numpy()
+            rows, event = first.to_rows(
+                flat,
                 n_layers=len(self.layers),
                 param_layers=self._param_layers,
                 param_sizes=self._param_sizes,
                 layer_hooks=self.activations or self.output_grads,
             )
             if self._non_finite is None and event is not None:
-                quantity, index, is_param = event
+                row, quantity, index, is_param = event
                 layer_index = self._param_layers[index] if is_param else index
                 layer = self.layers[layer_index] if self.layers else ""
-                self._non_finite = NonFiniteEvent(pending.step, layer, quantity)
-            self._history.append(pending.step, row)
+                self._non_finite = NonFiniteEvent(run[row].step, layer, quantity)
+            self._history.extend([p.step for p in run], rows)
 
     # ----------------------------------------------------------------- forward
     def _on_forward_start(self, module: nn.Module, args: tuple) -> None:

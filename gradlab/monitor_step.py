@@ -7,7 +7,6 @@ Used by gradlab.monitor (notebooks/07_monitoring).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,44 +85,70 @@ class StepBuffer:
             setattr(self, group, [])
         self.has_input, self.input_sum = self.input_sum is not None, None
 
-    def to_row(
+    def signature(self) -> tuple:
+        """What the row depends on besides the numbers: steps that share it are built together."""
+        return (
+            self.has_input,
+            tuple(self.lengths.values()),
+            tuple(self.called),
+            tuple(self.act_layers),
+            tuple(self.act_sizes),
+            tuple(self.flag_layers),
+            tuple(self.flag_sizes),
+            tuple(self.flag_saturation),
+            tuple(self.flag_live),
+            tuple(self.grad_out_layers),
+            tuple(self.grad_out_sizes),
+            tuple(self.grad_params),
+            tuple(self.update_params),
+            tuple(self.update_sizes),
+        )
+
+    def to_rows(
         self,
-        values: list[float],  # stacked.tolist(), after close()
+        flat: np.ndarray,  # (steps, numbers): the stacked numbers of steps with this signature
         *,
         n_layers: int,
         param_layers: np.ndarray,
         param_sizes: np.ndarray,
         layer_hooks: bool,
-    ) -> tuple[dict[str, np.ndarray], tuple[str, int, bool] | None]:
-        """Turn the transferred numbers into a history row and the first non-finite value.
+    ) -> tuple[dict[str, np.ndarray], tuple[int, str, int, bool] | None]:
+        """Turn the transferred numbers of steps shaped like this one into history rows.
 
         Returns:
-            (row, event) where event is (quantity, index, index_is_a_parameter) or None.
+            (rows, event): rows maps each quantity to an array of shape (steps, columns); event is
+            (row, quantity, index, index_is_a_parameter) for the first row with a NaN/inf, or None.
         """
-        flat = np.asarray(values, dtype=np.float64)
+        steps = len(flat)
         parts, start = {}, 0
         for group in _GROUPS:
-            parts[group] = flat[start : start + self.lengths[group]]
+            parts[group] = flat[:, start : start + self.lengths[group]]
             start += self.lengths[group]
-        input_finite = bool(np.isfinite(flat[start])) if self.has_input else True
+        input_finite = np.isfinite(flat[:, start]) if self.has_input else np.ones(steps, bool)
         start += self.has_input
         for group in _VECTOR_GROUPS:
-            parts[group] = flat[start : start + self.lengths[group]]
+            parts[group] = flat[:, start : start + self.lengths[group]]
             start += self.lengths[group]
-        row: dict[str, np.ndarray] = {}
+        rows: dict[str, np.ndarray] = {}
 
-        def per_layer(layers: list[int], weights: np.ndarray | list) -> np.ndarray:
+        def per_layer(layers: list[int] | np.ndarray, weights: np.ndarray) -> np.ndarray:
+            """Sum weights (steps, values) into their layers' columns, in order, like bincount."""
+            out = np.zeros((steps, n_layers))
+            np.add.at(out, (slice(None), np.asarray(layers, dtype=np.intp)), weights)
+            return out
+
+        def constant(layers: list[int] | np.ndarray, weights: list | np.ndarray) -> np.ndarray:
             return np.bincount(layers, weights=weights, minlength=n_layers)
 
         with np.errstate(invalid="ignore", divide="ignore"):
             # Activations: mean and std from (sum, L2 norm), pooled over calls of one layer.
-            act = parts["act_values"].reshape(-1, 2)
-            if len(act):
-                count = per_layer(self.act_layers, self.act_sizes)
-                mean = per_layer(self.act_layers, act[:, 0]) / count  # NaN where not seen
-                variance = per_layer(self.act_layers, act[:, 1] ** 2) / count - mean**2
-                row["activation_mean"] = mean
-                row["activation_std"] = np.sqrt(np.maximum(variance, 0.0))  # NaN stays NaN
+            act = parts["act_values"].reshape(steps, -1, 2)
+            if act.shape[1]:
+                count = constant(self.act_layers, self.act_sizes)
+                mean = per_layer(self.act_layers, act[:, :, 0]) / count  # NaN where not seen
+                variance = per_layer(self.act_layers, act[:, :, 1] ** 2) / count - mean**2
+                rows["activation_mean"] = mean
+                rows["activation_std"] = np.sqrt(np.maximum(variance, 0.0))  # NaN stays NaN
 
             # Dead (ReLU family) and saturated (sigmoid, tanh) fractions.
             if self.lengths["flag_values"]:
@@ -136,30 +161,31 @@ class StepBuffer:
                     ("fraction_saturated", saturation),
                 ):
                     if mask.any():
-                        row[name] = per_layer(layers[mask], flags[mask]) / per_layer(
+                        rows[name] = per_layer(layers[mask], flags[:, mask]) / constant(
                             layers[mask], sizes[mask]
                         )
 
             # Gradient reaching each layer's output, root-sum-square over calls.
             grad_out = parts["grad_out_values"]
-            if len(grad_out):
+            if grad_out.shape[1]:
                 squares = per_layer(self.grad_out_layers, grad_out**2)
-                elements = per_layer(self.grad_out_layers, self.grad_out_sizes)
+                elements = constant(self.grad_out_layers, self.grad_out_sizes)
                 reached = elements > 0
-                row["output_grad_norm"] = np.where(reached, np.sqrt(squares), np.nan)
-                row["output_grad_rms"] = np.sqrt(squares / elements)
+                rows["output_grad_norm"] = np.where(reached, np.sqrt(squares), np.nan)
+                rows["output_grad_rms"] = np.sqrt(squares / elements)
 
             # Parameter gradients; parameters without a .grad stay NaN with has_grad = 0.
             has_grad = np.zeros(len(param_layers))
             has_grad[self.grad_params] = 1.0
-            grad_norm = np.full(len(param_layers), np.nan)
-            grad_norm[self.grad_params] = parts["grad_values"]
+            grad_norm = np.full((steps, len(param_layers)), np.nan)
+            grad_norm[:, self.grad_params] = parts["grad_values"]
             squared = np.where(has_grad > 0, grad_norm**2, 0.0)
-            any_grad = np.bincount(param_layers, weights=has_grad, minlength=n_layers) > 0
-            layer_norm = np.sqrt(np.bincount(param_layers, weights=squared, minlength=n_layers))
-            row["grad_norm"], row["has_grad"] = grad_norm, has_grad
-            row["layer_grad_norm"] = np.where(any_grad, layer_norm, np.nan)
-            row["global_grad_norm"] = math.sqrt(squared.sum()) if self.grad_params else np.nan
+            any_grad = constant(param_layers, has_grad) > 0
+            layer_norm = np.sqrt(per_layer(param_layers, squared))
+            rows["grad_norm"], rows["has_grad"] = grad_norm, np.tile(has_grad, (steps, 1))
+            rows["layer_grad_norm"] = np.where(any_grad, layer_norm, np.nan)
+            global_norm = np.sqrt(squared.sum(axis=1)) if self.grad_params else np.nan
+            rows["global_grad_norm"] = np.broadcast_to(global_norm, steps)[:, None]
 
             # Update-to-data ratio; sampled squared norms are scaled up to the whole parameter.
             if self.update_params:
@@ -168,16 +194,21 @@ class StepBuffer:
                 layers = param_layers[index]
                 data = per_layer(layers, scale * parts["data_values"] ** 2)
                 delta = per_layer(layers, scale * parts["delta_values"] ** 2)
-                updated = per_layer(layers, np.ones(len(index))) > 0
-                row["update_ratio"] = np.where(updated, np.sqrt(delta / data), np.nan)
+                updated = constant(layers, np.ones(len(index))) > 0
+                rows["update_ratio"] = np.where(updated, np.sqrt(delta / data), np.nan)
 
         if layer_hooks:
             called = np.zeros(n_layers)
             called[self.called] = 1.0
-            row["called"] = called
-        if input_finite and np.isfinite(flat).all():  # the usual case: skip the per-value search
-            return row, None
-        return row, self._first_non_finite(input_finite, act, grad_out, parts["grad_values"])
+            rows["called"] = np.tile(called, (steps, 1))
+        finite = input_finite & np.isfinite(flat).all(axis=1)
+        if finite.all():  # the usual case: skip the per-value search
+            return rows, None
+        row = int(np.argmin(finite))
+        event = self._first_non_finite(
+            bool(input_finite[row]), act[row], grad_out[row], parts["grad_values"][row]
+        )
+        return rows, None if event is None else (row, *event)
 
     def _first_non_finite(
         self, input_finite: bool, act: np.ndarray, grad_out: np.ndarray, grads: np.ndarray

@@ -426,3 +426,57 @@ def test_output_gradient_of_a_leaf_output_matches_autograd() -> None:
     row = monitor.to_numpy()
     expected = model[0].table.grad.norm().item()  # the output is the table itself
     assert row["output_grad_norm"][0, 0] == pytest.approx(expected, rel=1e-5)
+
+
+class SometimesSkips(nn.Module):
+    """Runs its middle layer in blocks of four calls, so runs of steps record different layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first, self.middle, self.last = nn.Linear(6, 6), nn.Linear(6, 6), nn.Linear(6, 2)
+        self.relu, self.calls = nn.ReLU(), 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        x = self.relu(self.first(x))
+        if (self.calls // 4) % 2 == 0:
+            x = torch.tanh(self.middle(x))
+        return self.last(x)
+
+
+def _monitored_run(read_every_step: bool, history_size: int) -> dict[str, np.ndarray]:
+    torch.manual_seed(0)
+    model, x = SometimesSkips(), torch.randn(5, 6)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with GradientMonitor(model, history_size=history_size) as monitor:
+        for _ in range(21):
+            optimizer.zero_grad()
+            model(x).square().sum().backward()
+            optimizer.step()
+            if read_every_step:
+                _ = monitor.history  # stores each step on its own
+    return monitor.to_numpy()
+
+
+@pytest.mark.parametrize("history_size", [100, 7], ids=["all-kept", "wraps-within-a-batch"])
+def test_rows_built_in_batches_match_rows_built_one_step_at_a_time(history_size: int) -> None:
+    batched = _monitored_run(read_every_step=False, history_size=history_size)
+    single = _monitored_run(read_every_step=True, history_size=history_size)
+    assert batched["steps"].tolist() == list(range(21))[-history_size:]
+    for name, values in single.items():
+        np.testing.assert_array_equal(batched[name], values, err_msg=name)
+    ran = [((step + 1) // 4) % 2 == 0 for step in batched["steps"]]
+    assert batched["called"][:, 1].tolist() == [float(r) for r in ran]
+    assert np.isnan(batched["activation_mean"][:, 1]).tolist() == [not r for r in ran]
+
+
+def test_history_extend_keeps_the_last_rows_that_fit() -> None:
+    from gradlab.history import History
+
+    history = History({"a": ["x", "y"], "b": ["z"]}, capacity=3)
+    history.append(0, {"a": np.array([0.0, 0.5])})
+    history.extend([1, 2, 3, 4], {"a": np.arange(8.0).reshape(4, 2)})
+    assert history.steps.tolist() == [2, 3, 4]
+    np.testing.assert_array_equal(history.get("a"), [[2, 3], [4, 5], [6, 7]])
+    assert np.isnan(history.get("b")).all()
+    assert history.appended == 5
