@@ -387,6 +387,23 @@ questions = [
             "log(0) or a division by zero in the loss can give nan at once.",
         ],
     ),
+    quiz.Question(
+        prompt="You wrap a long training run in GradientMonitor(model, every=10) instead of "
+        "every=1. What do you give up?",
+        choices=[
+            "nothing: every=10 records the same numbers",
+            "the nine steps in between are not recorded, so a spike or the first NaN between two "
+            "recorded steps is seen late, in exchange for almost no overhead",
+            "the hooks stay on the model after the with-block",
+        ],
+        answer=1,
+        explanations=[
+            "Only every tenth step is measured; the others run with the hooks idle.",
+            "That is the trade-off: resolution in steps against cost per step (the README's "
+            "performance table gives the measured overhead of both).",
+            "Hooks are removed on exit in both cases, also when the loop raises.",
+        ],
+    ),
 ]
 widgets.show(quiz.make_quiz(questions, title="Chapter 7 knowledge check"))
 print(f"{len(questions)} questions")
