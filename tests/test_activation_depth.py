@@ -11,13 +11,7 @@ from gradlab.activation_depth import compute_gradient_after_depth, format_fracti
 from gradlab.models import make_mlp
 from gradlab.probe import make_batch
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])

@@ -1,20 +1,13 @@
 """gradlab.activation_training: every activation gets identical settings and a full record."""
 
 import pytest
-import torch
 
 from gradlab.activation_training import compare_activation_training
 from gradlab.data import load_digits_split
 from gradlab.models import make_mlp
 from gradlab.training import train_classifier
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 
 
 def test_same_as_training_by_hand():

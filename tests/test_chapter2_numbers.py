@@ -6,7 +6,6 @@ If a change in gradlab moves one of these, the chapter's text must be rewritten 
 import math
 
 import pytest
-import torch
 
 from gradlab.activation_depth import compute_gradient_after_depth
 from gradlab.activation_training import compare_activation_training
@@ -15,13 +14,7 @@ from gradlab.data import load_digits_split
 from gradlab.dead_units import compare_dead_unit_recovery, measure_dead_fraction_vs_bias
 from gradlab.theory import sigmoid_bound
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the notebook does
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,7 @@ from torch import nn
 
 from gradlab.dashboard import HISTOGRAM_EDGES, compute_dashboard, compute_gradient_histograms
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 
 
 def test_histograms_match_numpy_on_the_gradients() -> None:

@@ -18,13 +18,7 @@ from gradlab.dead_units import (
 )
 from gradlab.models import make_mlp
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 
 
 @pytest.fixture(scope="module")

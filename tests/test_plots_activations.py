@@ -5,7 +5,6 @@ import math
 import matplotlib
 import numpy as np
 import pytest
-import torch
 
 from gradlab.activation_depth import DepthComparison
 from gradlab.activation_explorer import compute_activation_explorer
@@ -19,15 +18,9 @@ from gradlab.plots_activations import (
     plot_training_comparison,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
+
 matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "gelu", "relu"])

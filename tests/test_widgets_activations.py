@@ -5,7 +5,6 @@ import math
 import matplotlib
 import numpy as np
 import pytest
-import torch
 
 from gradlab.activation_depth import compute_gradient_after_depth, format_fraction
 from gradlab.activation_explorer import compute_activation_explorer
@@ -17,15 +16,9 @@ from gradlab.widgets_activations import (
     make_gradient_after_depth_demo,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
+
 matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_explorer_grid_includes_extremes():

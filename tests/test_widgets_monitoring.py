@@ -8,7 +8,6 @@ import math
 import matplotlib
 import numpy as np
 import pytest
-import torch
 
 from gradlab.widgets_monitoring import (
     DASHBOARD_GRID,
@@ -16,15 +15,12 @@ from gradlab.widgets_monitoring import (
     make_dashboard_demo,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
+
 matplotlib.use("Agg")
 
 GRID = DASHBOARD_GRID
 STEPS = list(range(GRID.steps_min, GRID.steps_max + 1, GRID.steps_step))
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
 
 
 def assert_valid(run, steps: int) -> None:
