@@ -5,6 +5,10 @@ widget). For layer l with output h_l = f(z_l), z_l = W_l h_(l-1) + b_l, the chai
 ∂L/∂h_(l-1) = W_lᵀ (f'(z_l) ⊙ ∂L/∂h_l), so each layer scales the gradient by about
 rms(f'(z_l)) × gain(W_l), where gain(W) = std(W) · √fan_in. That product is the *predicted*
 per-layer factor printed beside the measured one.
+
+Works on any model: pass `layers=[...]` in forward order. The gradients are caught on the autograd
+nodes that made each layer's input and output, so a later in-place op (ReLU(inplace=True)) cannot
+overwrite them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from torch import nn
 
 from gradlab.activations import activation_derivative
 from gradlab.models import activation_name, make_mlp
+from gradlab.monitor import register_gradient_hook
 from gradlab.theory import format_magnitude
 
 # Status of a layer from its gradient relative to the last layer's (the one nearest the loss).
@@ -49,9 +54,14 @@ class GradientProbe:
     """Per-layer gradient measurements from one backward pass (index 0 = first layer).
 
     activation_grad_norms: ‖∂L/∂h_l‖ (Frobenius over the batch), the gradient reaching layer l's
-    output. weight_grad_norms: ‖∂L/∂W_l‖. measured_factors: ‖∂L/∂h_(l-1)‖ / ‖∂L/∂h_l‖ with h_0 the
-    input. predicted_factors: rms f'(z_l) × gain(W_l) (nan for layers without `.linear` and
-    `.activation`). Non-finite values stay inf/nan and are labelled 'exploded'.
+    output. input_grad_norm: ‖∂L/∂(first probed layer's input)‖. weight_grad_norms: ‖∂L/∂W_l‖ of
+    `.linear.weight` for gradlab blocks, else of all the layer's parameters together (nan when it
+    has none, see has_parameters). measured_factors: ‖∂L/∂h_(l-1)‖ / ‖∂L/∂h_l‖, with h_(-1) the
+    first probed layer's input. When the probed layers form a chain (each one's output is the next
+    one's input) that is what layer l does to the gradient; otherwise it is what everything between
+    the two probed outputs does. predicted_factors: rms f'(z_l) × gain(W_l), nan (printed n/a) when
+    undefined: no `.linear` and `.activation`, or a forward pass that overflowed. Non-finite
+    measured values stay inf/nan and are labelled 'exploded'.
     """
 
     layer_names: tuple[str, ...]
@@ -65,6 +75,7 @@ class GradientProbe:
     relative_grad_norms: np.ndarray
     statuses: tuple[str, ...]
     loss: float
+    has_parameters: tuple[bool, ...] = ()
 
     @property
     def depth(self) -> int:
@@ -73,7 +84,7 @@ class GradientProbe:
 
     @property
     def total_measured(self) -> float:
-        """‖∂L/∂input‖ / ‖∂L/∂h_L‖: what the whole stack did to the gradient (product of factors)."""
+        """‖∂L/∂(first input)‖ / ‖∂L/∂h_L‖: what the whole stack did to the gradient (product of factors)."""
         with np.errstate(all="ignore"):
             return float(self.input_grad_norm / self.activation_grad_norms[-1])
 
@@ -104,11 +115,11 @@ class GradientProbe:
             f"Gradient at the first layer's output: {format_magnitude(self.relative_grad_norms[0])}"
             f" of the last layer's ({self.statuses[0]})\n"
             f"Each layer multiplies by ~{format_magnitude(self.typical_factor)} "
-            f"(predicted f'(z) × gain(W) = {format_magnitude(slope)} × {format_magnitude(gain)}"
-            f" = {format_magnitude(slope * gain)})\n"
+            f"(predicted f'(z) × gain(W) = {_predicted(slope)} × {_predicted(gain)}"
+            f" = {_predicted(slope * gain)})\n"
             f"Through {self.depth} layer{'s' if self.depth > 1 else ''} (last output → input): "
             f"measured ×{format_magnitude(self.total_measured)}, "
-            f"predicted ×{format_magnitude(self.total_predicted)}"
+            f"predicted {_predicted(self.total_predicted, '×')}"
         )
 
     def table(self) -> str:
@@ -118,14 +129,24 @@ class GradientProbe:
         for i in range(self.depth):
             lines.append(
                 f"{self.layer_names[i]:>8} | {_sci(self.activation_grad_norms[i])} | "
-                f"{_sci(self.weight_grad_norms[i])} | {_fixed(self.measured_factors[i])} | "
-                f"{_fixed(self.predicted_factors[i], 9)} | {self.statuses[i]}"
+                f"{_sci(self.weight_grad_norms[i], missing=self._weight_missing(i))} | "
+                f"{_fixed(self.measured_factors[i])} | "
+                f"{_fixed(self.predicted_factors[i], 9, missing='n/a')} | {self.statuses[i]}"
             )
         lines.append(
             f"total over {self.depth} layers: measured {format_magnitude(self.total_measured)}, "
-            f"predicted {format_magnitude(self.total_predicted)}"
+            f"predicted {_predicted(self.total_predicted)}"
         )
         return "\n".join(lines)
+
+    def _weight_missing(self, index: int) -> str:
+        """How a nan |dL/dW| prints: 'n/a' for a layer without parameters, else 'nan'."""
+        return "n/a" if self.has_parameters and not self.has_parameters[index] else "nan"
+
+
+def _predicted(value: float, prefix: str = "") -> str:
+    """A prediction for printing: 'n/a' when it is undefined (nan), never 'exploded'."""
+    return "n/a" if math.isnan(value) else prefix + format_magnitude(value)
 
 
 def _geometric_mean(values: np.ndarray) -> float:
@@ -133,19 +154,19 @@ def _geometric_mean(values: np.ndarray) -> float:
         return float(np.exp(np.mean(np.log(values))))
 
 
-def _sci(value: float, width: int = 10) -> str:
+def _sci(value: float, width: int = 10, missing: str = "nan") -> str:
     return (
         f"{value:>{width}.2e}"
         if math.isfinite(value)
-        else f"{'inf' if value > 0 else 'nan':>{width}}"
+        else f"{'inf' if value > 0 else missing:>{width}}"
     )
 
 
-def _fixed(value: float, width: int = 8) -> str:
+def _fixed(value: float, width: int = 8, missing: str = "-") -> str:
     return (
         f"{value:>{width}.3f}"
         if math.isfinite(value)
-        else f"{'-' if math.isnan(value) else 'inf':>{width}}"
+        else f"{missing if math.isnan(value) else 'inf':>{width}}"
     )
 
 
@@ -186,7 +207,9 @@ def probe_gradients(
         model: any module; by default its `.layers` are probed (gradlab models have them).
         x: input batch. y: targets (default: random class labels drawn with `seed`).
         loss_fn: loss(output, y) (default: cross-entropy).
-        layers: the modules to probe, in forward order, if the model has no `.layers`.
+        layers: the modules to probe, in forward order, if the model has no `.layers`. Any subset
+            works; factors are per layer when consecutive probed layers form a chain (see
+            GradientProbe). The model's parameters' `.grad` are left untouched.
     """
     if layers is None:
         if not hasattr(model, "layers"):
@@ -196,43 +219,47 @@ def probe_gradients(
     if not layers:
         raise ValueError("layers must contain at least one module")
     names = {id(module): name for name, module in model.named_modules()}
-    outputs: dict[int, torch.Tensor] = {}
+    count = len(layers)
+    # Index -1 is the first probed layer's input; 0..count-1 are the probed layers' outputs.
+    grads: dict[int, torch.Tensor | None] = {}
     pre_activations: dict[int, torch.Tensor] = {}
-    handles = []
+    forward_handles, gradient_handles = [], []
+    forward_handles.append(
+        layers[0].register_forward_pre_hook(_catch_input(grads, gradient_handles))
+    )
     for index, layer in enumerate(layers):
-        handles.append(layer.register_forward_hook(_store(outputs, index)))
+        forward_handles.append(layer.register_forward_hook(_catch(grads, gradient_handles, index)))
         if isinstance(getattr(layer, "linear", None), nn.Linear):
-            handles.append(layer.linear.register_forward_hook(_store(pre_activations, index)))
+            forward_handles.append(
+                layer.linear.register_forward_hook(_store(pre_activations, index))
+            )
+    weights = [_own_parameters(layer) for layer in layers]
+    flat_weights = [w for group in weights for w in group]
     try:
         x = x.detach().clone().requires_grad_(True)
         output = model(x)
-    finally:
-        for handle in handles:
+        for handle in forward_handles:
             handle.remove()
-    if len(outputs) != len(layers):
-        raise ValueError("every module in layers must run in the model's forward pass")
-    if loss_fn is None:
-        loss_fn = F.cross_entropy
-    if y is None:
-        generator = torch.Generator().manual_seed(seed)
-        y = torch.randint(0, output.shape[-1], (output.shape[0],), generator=generator)
-    loss = loss_fn(output, y)
+        if len(grads) != count + 1:
+            raise ValueError("every module in layers must run in the model's forward pass")
+        if loss_fn is None:
+            loss_fn = F.cross_entropy
+        if y is None:
+            generator = torch.Generator().manual_seed(seed)
+            y = torch.randint(0, output.shape[-1], (output.shape[0],), generator=generator)
+        loss = loss_fn(output, y)
+        # Asking for ∂L/∂x runs every node between the loss and the input, so each hook fires.
+        _, *weight_grads = torch.autograd.grad(loss, [x, *flat_weights], allow_unused=True)
+    finally:
+        for handle in forward_handles + gradient_handles:
+            handle.remove()
 
-    hidden = [outputs[i] for i in range(len(layers))]
-    weights = [getattr(getattr(layer, "linear", None), "weight", None) for layer in layers]
-    wanted = [x] + hidden + [w for w in weights if w is not None]
-    grads = torch.autograd.grad(loss, wanted, allow_unused=True)
-    input_grad, hidden_grads, weight_grads = (
-        grads[0],
-        grads[1 : 1 + len(hidden)],
-        iter(grads[1 + len(hidden) :]),
-    )
-
-    activation_norms = np.array([_norm(g) for g in hidden_grads])
+    activation_norms = np.array([_norm(grads[i]) for i in range(count)])
+    input_norm = _norm(grads[-1])
+    grad_norms = iter(_norm(g) for g in weight_grads)
     weight_norms = np.array(
-        [_norm(next(weight_grads)) if w is not None else math.nan for w in weights]
+        [math.hypot(*(next(grad_norms) for _ in group)) if group else math.nan for group in weights]
     )
-    input_norm = _norm(input_grad)
     below = np.concatenate([[input_norm], activation_norms[:-1]])
     slopes, gains = zip(
         *(_slope_and_gain(layer, pre_activations.get(i)) for i, layer in enumerate(layers)),
@@ -256,7 +283,42 @@ def probe_gradients(
         relative_grad_norms=relative,
         statuses=tuple(classify_gradient(r) for r in relative),
         loss=float(loss.detach()),
+        has_parameters=tuple(bool(group) for group in weights),
     )
+
+
+def _own_parameters(layer: nn.Module) -> list[torch.Tensor]:
+    """W in the per-layer formula: `.linear.weight` of a gradlab block, else every parameter."""
+    linear = getattr(layer, "linear", None)
+    if isinstance(linear, nn.Linear):
+        return [linear.weight]
+    return [p for p in layer.parameters() if p.requires_grad]
+
+
+def _catch_gradient(grads: dict, handles: list, index: int, tensor: torch.Tensor) -> None:
+    """Store ∂L/∂tensor in grads[index] during backward, as the tensor is now (in-place safe)."""
+    output_nr = tensor.output_nr  # read now: an in-place op later changes it
+
+    def hook(grad_outputs: tuple) -> None:
+        grads[index] = grad_outputs[output_nr]
+
+    grads.setdefault(index, None)
+    if tensor.requires_grad:
+        handles.append(register_gradient_hook(tensor, hook))
+
+
+def _catch_input(grads: dict, handles: list):
+    def pre_hook(module: nn.Module, inputs: tuple) -> None:
+        _catch_gradient(grads, handles, -1, inputs[0])
+
+    return pre_hook
+
+
+def _catch(grads: dict, handles: list, index: int):
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        _catch_gradient(grads, handles, index, output)
+
+    return hook
 
 
 def _store(into: dict[int, torch.Tensor], index: int):

@@ -1,5 +1,6 @@
 """gradlab.probe against a hand-written autograd pass, and its labels at the extremes."""
 
+import copy
 import math
 
 import numpy as np
@@ -86,6 +87,97 @@ def test_learner_model_with_explicit_layers():
     assert probe.layer_names == ("0", "1", "2")
     assert np.all(np.isnan(probe.predicted_factors))  # no .linear/.activation to predict from
     assert np.all(np.isfinite(probe.activation_grad_norms))
+
+
+def sequential_oracle(model, x, y):
+    """Per child of an nn.Sequential: ‖∂L/∂output‖ and ‖∂L/∂params‖, plus ‖∂L/∂x‖ (plain autograd).
+
+    In-place ReLUs are replaced by out-of-place ones, so every stored output keeps its own value.
+    """
+    h = x.clone().requires_grad_(True)
+    outputs = [h]
+    for child in model:
+        h = torch.relu(h) if isinstance(child, nn.ReLU) else child(h)
+        h.retain_grad()
+        outputs.append(h)
+    F.cross_entropy(h, y).backward()
+    grad_norms = [float(t.grad.norm()) for t in outputs]  # index 0 = x, index i+1 = child i
+    param_norms = [
+        math.hypot(*(float(p.grad.norm()) for p in child.parameters())) for child in model
+    ]
+    model.zero_grad()
+    return grad_norms, param_norms
+
+
+def make_sequential(inplace):
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(16, 32),
+        nn.ReLU(inplace=inplace),
+        nn.Linear(32, 32),
+        nn.ReLU(inplace=inplace),
+        nn.Linear(32, 32),
+        nn.Tanh(),
+        nn.Linear(32, 4),
+    )
+
+
+@pytest.mark.parametrize("inplace", [False, True], ids=["relu", "relu-inplace"])
+@pytest.mark.parametrize(
+    "chosen",
+    [(0, 2, 4, 6), (2, 4), (4,), (2, 3, 4), (0, 4)],
+    ids=["all-linear", "middle-pair", "one", "linear-relu-linear", "not-a-chain"],
+)
+def test_sequential_subsets_match_autograd_oracle(inplace, chosen):
+    model = make_sequential(inplace)
+    x = torch.randn(8, 16, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 4, (8,), generator=torch.Generator().manual_seed(2))
+    grad_norms, param_norms = sequential_oracle(model, x, y)
+    probe = probe_gradients(model, x, y, F.cross_entropy, layers=[model[i] for i in chosen])
+
+    outputs = [grad_norms[i + 1] for i in chosen]
+    first_input = grad_norms[chosen[0]]  # the gradient at the input of the first probed layer
+    np.testing.assert_allclose(probe.activation_grad_norms, outputs, rtol=1e-5)
+    assert probe.input_grad_norm == pytest.approx(first_input, rel=1e-5)
+    # factor = gradient at the previous probed point ÷ gradient at this layer's output
+    np.testing.assert_allclose(
+        probe.measured_factors, np.array([first_input, *outputs[:-1]]) / outputs, rtol=1e-5
+    )
+    assert probe.total_measured == pytest.approx(first_input / outputs[-1], rel=1e-5)
+    has_parameters = [any(True for _ in model[i].parameters()) for i in chosen]
+    assert probe.has_parameters == tuple(has_parameters)
+    for i, weight_norm, has in zip(chosen, probe.weight_grad_norms, has_parameters, strict=True):
+        assert (
+            weight_norm == pytest.approx(param_norms[i], rel=1e-5)
+            if has
+            else math.isnan(weight_norm)
+        )
+    assert all(p.grad is None for p in model.parameters())  # the learner's .grad is left alone
+
+
+def test_inplace_relu_block_matches_out_of_place_twin():
+    blocks = [nn.Sequential(nn.Linear(8, 8), nn.ReLU(inplace=True)) for _ in range(3)]
+    model = nn.Sequential(*blocks, nn.Linear(8, 3))
+    twin = copy.deepcopy(model)
+    for block in twin[:3]:
+        block[1].inplace = False
+    x = torch.randn(4, 8, generator=torch.Generator().manual_seed(3))
+    probe = probe_gradients(model, x, layers=[model[0][0], model[1][0], model[2][0]])
+    reference = probe_gradients(twin, x, layers=[twin[0][0], twin[1][0], twin[2][0]])
+    np.testing.assert_allclose(probe.activation_grad_norms, reference.activation_grad_norms)
+    np.testing.assert_allclose(probe.measured_factors, reference.measured_factors)
+
+
+def test_undefined_prediction_prints_na_not_exploded():
+    model = make_sequential(inplace=True)
+    probe = probe_gradients(model, torch.randn(4, 16), layers=[model[2], model[3], model[4]])
+    table, summary = probe.table(), probe.summary()
+    assert "exploded" not in table + summary
+    assert table.splitlines()[2].split("|")[2].strip() == "n/a"  # the ReLU has no weights
+    assert table.splitlines()[1].split("|")[4].strip() == "n/a"  # no .linear/.activation
+    assert table.endswith("predicted n/a")
+    assert summary.endswith("predicted n/a")
+    assert set(probe.statuses) <= set(STATUSES) - {"exploded"}
 
 
 def test_model_without_layers_needs_them_named():
