@@ -2,7 +2,7 @@
 
 Used in notebooks/00_start_here. Moving the slider reruns a Python function in the kernel and prints
 its result below the slider, so a learner sees at once whether widgets render *and* respond. The
-function is the smallest gradient there is: the slope of f(x) = x² at the slider's value.
+function is the simplest gradient there is: the slope of f(x) = x² at the slider's value.
 """
 
 from dataclasses import dataclass

@@ -53,7 +53,7 @@
 # Drag a slider handle with the mouse, or click it once and use the arrow keys for one step at a time.
 #
 # **Check your set-up now.** Run the cell below and move the slider: the line under it should
-# change. It prints $f(x) = x^2$ and its slope $f'(x) = 2x$ at the slider's value, the smallest
+# change. It prints $f(x) = x^2$ and its slope $f'(x) = 2x$ at the slider's value, the simplest
 # gradient there is.
 
 # %%

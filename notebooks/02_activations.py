@@ -159,7 +159,7 @@ for name in ("leaky_relu", "gelu", "silu"):
 # %%
 xavier_10 = activation_depth.compute_gradient_after_depth(10, "xavier")
 print(xavier_10.table())
-print(f"\n0.7^10 = {0.7**10:.2%}   0.23^10 = {0.23**10:.1e} = {100 * 0.23**10:.1e}%")
+print(f"\n(√½)^10 = 0.5^5 = {0.5**5:.2%}   0.23^10 = {0.23**10:.1e} = {100 * 0.23**10:.1e}%")
 
 # %%
 _ = plots_activations.plot_gradient_after_depth(xavier_10)
@@ -169,9 +169,10 @@ _ = plots_activations.plot_gradient_after_depth(xavier_10)
 #
 # - **sigmoid**: below 0.01%, yes — in fact about $4.6 \times 10^{-5}$ %, close to $0.23^{10}$ (Chapter 1
 #   measured a factor near 0.23 per sigmoid layer).
-# - **relu and leaky_relu: 2.8% is right — for Xavier init.** It is exactly $0.7^{10}$: half of a
-#   ReLU layer's units are off, so $\operatorname{rms} f' = \sqrt{1/2} \approx 0.71$, and Xavier
-#   weights have gain 1.
+# - **relu and leaky_relu: 2.8% is right — for Xavier init.** It is close to
+#   $(\sqrt{1/2})^{10} = 1/32 \approx 3.1\%$: half of a ReLU layer's units are off, so
+#   $\operatorname{rms} f' = \sqrt{1/2}$, and Xavier weights have gain 1; the measurement falls a
+#   little short of it, as in Chapter 1.
 # - **tanh: 2.8% is wrong.** Measured, tanh keeps about ten times more (roughly a quarter): with
 #   inputs near zero its derivative is close to 1.
 # - gelu and silu keep less than relu here, elu more.

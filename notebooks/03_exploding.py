@@ -132,7 +132,7 @@ for activation in spectral.CHAIN_ACTIVATIONS:
 # With a nonlinear activation the slope is itself measured (the rms of $f'(z_l)$ over the batch),
 # so the prediction is a close estimate rather than a strict bound: the gradient leans a little
 # towards the units whose slope is larger, and the tanh and relu measurements at scale 1.5 come
-# out a few tens of percent away from it. Over twenty layers and nine orders of magnitude that is
+# out a few tens of percent away from it. Over twenty layers and twelve orders of magnitude that is
 # still a good prediction.
 #
 # With *Gaussian* weights the bound overshoots by about $2^L$, because $\sigma_{\max} \approx 2s$
@@ -210,7 +210,7 @@ print(divergence.format_training_log(crash, start=30))
 
 # %% [markdown]
 # The loss starts near $\ln 10 \approx 2.30$ (a 10-class guess), falls, and then within a few
-# steps goes from below 1 to hundreds, to $10^{10}$, to $10^{24}$ and then `nan`. The pattern is
+# steps goes from below 1 to hundreds, to $10^{11}$, to $10^{24}$ and then `nan`. The pattern is
 # the classic one (textbook logs show something like 2.31, 2.28, 15793.4, nan); this one is real,
 # and it has a few more steps in between. Note the gradient norm: around 1 while training is
 # healthy, tens to hundreds at the first spike — large gradient norms are the early warning.
@@ -319,8 +319,9 @@ print(rnn.compute_time_gradients("tanh", 0.5, 6).summary())
 
 # %% [markdown]
 # The linear RNN halves the gradient at every step back: 1, 0.5, 0.25, 0.125, 0.0625, 0.03125.
-# (Two-decimal tables write the last two as 0.063 and 0.031; the exact values are powers of
-# one half.) The tanh RNN follows just below the closed form, since $\tanh' \le 1$.
+# (Tables rounded to two significant figures write the last two as 0.063 and 0.031; the exact
+# values are powers of one half.) The tanh RNN follows just below the closed form, since
+# $\tanh' \le 1$.
 #
 # ### Vanishing and exploding regimes
 #
