@@ -74,14 +74,15 @@ print(f"batch x: {tuple(x.shape)}, y: {tuple(y.shape)}")
 print(build_mlp(lambda: nn.ReLU(inplace=True), depth=2))
 
 # %% [markdown]
-# ## Part A — your own monitor, and why the seed's one breaks
+# ## Part A — your own monitor, and why the tutorial monitor breaks
 #
-# The seed's `GradientMonitor` registers `module.register_full_backward_hook` on every layer. Run
-# it on a network whose activations are `nn.ReLU(inplace=True)` (as torchvision's ResNets are):
+# A common tutorial monitor (`SeedGradientMonitor`) registers
+# `module.register_full_backward_hook` on every layer. Run it on a network whose activations are
+# `nn.ReLU(inplace=True)` (as torchvision's ResNets are):
 
 # %%
 def seed_monitor_backward(model):
-    """The seed's approach: a full backward hook on every layer with parameters."""
+    """The tutorial monitor's approach: a full backward hook on every layer with parameters."""
     norms = {}
     handles = [
         module.register_full_backward_hook(
@@ -275,7 +276,8 @@ check_close(
 #
 # `gradlab.diagnose(model, (x, y), loss_fn)` runs one forward and backward pass and applies the
 # diagnosis table; it returns a `Report` whose `.findings` are `Finding(kind, layer, severity,
-# evidence, fix)`, errors first, then in layer order. Three broken models:
+# evidence, fix)`, errors first; within a severity root causes first (the priority of Exercise
+# 7.4 below), then in layer order. Three broken models:
 
 # %%
 class GatedMLP(nn.Module):
@@ -309,8 +311,8 @@ print(reports["negative_bias"])
 
 # %% [markdown]
 # One bug often shows up as several findings: the dead units after layer `'4'` also starve every
-# layer below it, which the report lists as vanishing at `'0'` — and its fix says "if dead units
-# are reported below, fix those first".
+# layer below it, which the report lists after them as vanishing at `'0'` — and its fix says "if
+# dead units are also reported, fix those first".
 #
 # **Exercise 7.4 (2 points) — triage.** Write `root_cause(report)`: the `(kind, layer)` of the
 # finding to fix first. Consider only findings with severity `"error"`; among them, take the
@@ -463,7 +465,7 @@ check_equal(
 # %% tags=["nbval-ignore-output"]
 questions = [
     quiz.Question(
-        prompt="Why did the seed's monitor (register_full_backward_hook) fail on the network with "
+        prompt="Why did the tutorial monitor (register_full_backward_hook) fail on the network with "
         "nn.ReLU(inplace=True)?",
         choices=[
             "The hook wraps the layer's output in a view from a custom autograd function, and the "

@@ -1,6 +1,6 @@
 """Diagnosis rules: from recorded quantities to findings with evidence and a concrete fix.
 
-The rules follow the seeds' diagnosis table (NaN loss, early-layer gradients near zero, huge
+The rules follow the diagnosis table (NaN loss, early-layer gradients near zero, huge
 gradients, huge activations, activations mostly zero, gradients None) plus update-to-data ratio and
 clipping checks. They read a Recording only, so they are the same for gradlab.diagnose() (one
 batch) and GradientMonitor.report() (a training history). Used in notebooks/07_monitoring.
@@ -24,7 +24,7 @@ def find_problems(
     update_ratio: np.ndarray | None = None,
     loss: float | None = None,
 ) -> Report:
-    """Apply every rule to a recording and return the findings, errors first.
+    """Apply every rule to a recording; findings sorted errors first, root causes first.
 
     Args:
         recording: what a GradientMonitor measured.
@@ -60,9 +60,36 @@ def find_problems(
         if clip_threshold is not None:
             findings += _clipping(global_norms, clip_threshold, limits)
 
-    order = {name: i for i, name in enumerate(recording.layers)}
-    findings.sort(key=lambda f: (SEVERITIES.index(f.severity), order.get(f.layer, -1)))
-    return Report(findings=findings, steps=len(history))
+    return Report(findings=_triage(findings, recording), steps=len(history))
+
+
+# Root causes first (Exercise 7.4's triage): a NaN, a cut graph, dead or saturated units cause
+# the vanishing or exploding gradients and odd update ratios reported after them.
+TRIAGE_ORDER = (
+    "non_finite",
+    "no_grad",
+    "dead_units",
+    "saturation",
+    "exploding",
+    "vanishing",
+    "large_activations",
+    "bad_update_ratio",
+    "clipping_too_aggressive",
+)
+
+
+def _triage(findings: list[Finding], recording: Recording) -> list[Finding]:
+    """Errors before warnings; within a severity root causes first, then in forward order."""
+    forward = list(recording.forward_order)
+    forward += [i for i in range(len(recording.layers)) if i not in forward]
+    position = {recording.layers[i]: rank for rank, i in enumerate(forward)}
+
+    def key(finding: Finding) -> tuple[int, int, int]:
+        kind = finding.kind
+        cause = TRIAGE_ORDER.index(kind) if kind in TRIAGE_ORDER else len(TRIAGE_ORDER)
+        return SEVERITIES.index(finding.severity), cause, position.get(finding.layer, -1)
+
+    return sorted(findings, key=key)
 
 
 def _median(block: np.ndarray) -> np.ndarray:
@@ -129,15 +156,19 @@ def _no_grad(recording: Recording) -> list[Finding]:
 
 
 def _gradient_profile(recording: Recording, medians: dict) -> tuple[list[int], np.ndarray]:
-    """Per-layer gradient size in forward order: output-gradient RMS, else parameter RMS."""
+    """Per-layer gradient size in forward order: ||dL/d output||, else ||dL/d parameters||.
+
+    Norms, not per-element RMS: the chain rule (Chapter 2) multiplies ||dL/dh_l|| layer by layer,
+    and the norm survives a change of size (a conv feature map has far more elements than the
+    logits; max-pooling routes the whole gradient to a quarter of the elements), where the RMS of
+    a healthy CNN's first layer looks 1e-3 of the last's. Without output gradients (the monitor's
+    output_grads=False) each layer's parameter-gradient norm stands in, again a norm.
+    """
     order = list(recording.forward_order) or list(range(len(recording.layers)))
     order += [i for i in range(len(recording.layers)) if i not in order]
-    values = medians["output_grad_rms"]
+    values = medians["output_grad_norm"]
     if np.isfinite(values).sum() < 2:
-        sizes = np.bincount(
-            recording.param_layers, recording.param_sizes, minlength=len(recording.layers)
-        )
-        values = medians["layer_grad_norm"] / np.sqrt(np.maximum(sizes, 1))
+        values = medians["layer_grad_norm"]
     kept = [i for i in order if np.isfinite(values[i])]
     return kept, values[kept]
 
@@ -155,11 +186,12 @@ def _vanishing(recording: Recording, medians: dict, limits: Thresholds) -> list[
             severity = "warning"
         if severity and low < top:
             if ratios[low] > 0:
-                per_layer = ratios[low] ** (1.0 / (top - low))
+                span = top - low
+                per_layer = ratios[low] ** (1.0 / span)
                 evidence = (
-                    f"the gradient reaching '{names[layers[low]]}' is {ratios[low]:.1e} of the "
-                    f"largest (at '{names[layers[top]]}'): about x{per_layer:.2f} per layer over "
-                    f"{top - low} layers."
+                    f"the gradient norm reaching '{names[layers[low]]}' is {ratios[low]:.1e} of "
+                    f"the largest (at '{names[layers[top]]}'): about x{per_layer:.2g} per layer "
+                    f"over {span} layer{'s' if span != 1 else ''}."
                 )
             else:
                 evidence = (
@@ -174,7 +206,7 @@ def _vanishing(recording: Recording, medians: dict, limits: Thresholds) -> list[
                     evidence,
                     "use ReLU-family activations with He (kaiming_normal_) init instead of "
                     "sigmoid/tanh, add residual connections or normalization (LayerNorm/"
-                    "BatchNorm) for depth; if dead units are reported below, fix those first.",
+                    "BatchNorm) for depth; if dead units are also reported, fix those first.",
                 )
             )
     return findings
@@ -192,7 +224,7 @@ def _exploding(recording: Recording, medians: dict, limits: Thresholds) -> list[
             where = names[layers[high]]
             severities.append(severity)
             evidence.append(
-                f"the gradient reaching '{where}' is {growth[high]:.1e} times the one at the "
+                f"the gradient norm reaching '{where}' is {growth[high]:.1e} times the one at the "
                 f"last layer '{names[layers[-1]]}'."
             )
     global_norm = float(medians["global_grad_norm"][0])
@@ -283,20 +315,23 @@ def _updates(recording: Recording, medians: dict, limits: Thresholds) -> list[Fi
     names = recording.layers
     ratio = medians["update_ratio"]
     measured = [i for i in range(len(names)) if np.isfinite(ratio[i])]
+    # The output layer (last to run) is judged at the error level only: its few weights
+    # take the loss gradient first and run higher than hidden layers in healthy training.
+    output = (list(recording.forward_order) or [len(names) - 1])[-1]
+    warning, error = limits.update_ratio_high_warning, limits.update_ratio_high_error
     findings = []
-    high = [i for i in measured if ratio[i] >= limits.update_ratio_high_warning]
+    high = [i for i in measured if ratio[i] >= (error if i == output else warning)]
     if high:
         worst = max(high, key=lambda i: ratio[i])
         findings.append(
             Finding(
                 "bad_update_ratio",
                 names[worst],
-                _severity(
-                    ratio[worst], limits.update_ratio_high_warning, limits.update_ratio_high_error
-                ),
+                _severity(ratio[worst], warning, error),
                 f"update/data ratio {ratio[worst]:.1e} at '{names[worst]}' ({len(high)} of "
-                f"{len(measured)} layers above {limits.update_ratio_high_warning:g}; about 1e-3 "
-                "is typical): each step rewrites a large part of the weights.",
+                f"{len(measured)} layers above {warning:g}, the output layer above {error:g}; "
+                "about 1e-3 is typical, and output layers and weights followed by BatchNorm "
+                "often run higher): each step rewrites a large part of the weights.",
                 "lower the learning rate (try 3-10x smaller) or add warmup; watch the ratio "
                 "settle near 1e-3.",
             )

@@ -1,4 +1,4 @@
-"""The seeds' diagnosis table as data: for each signal, a broken model, its fix, what to expect.
+"""The diagnosis table as data: for each signal, a broken model, its fix, what to expect.
 
 Each Scenario pairs a broken set-up with the one change that fixes it (a Setup is a model
 builder, how the batch is prepared, and a learning rate), plus the finding gradlab.diagnose()
@@ -124,14 +124,14 @@ class Scenario:
 
     name: str
     title: str  # a short label for menus
-    signal: str  # what a learner sees (the seeds' table, left column)
+    signal: str  # what a learner sees (the diagnosis table, left column)
     cause: str  # why, in this scenario
     broken: Setup
     fixed: Setup
     fix: str  # the change from broken to fixed, in words
     kind: str  # the finding kind diagnose reports for the broken set-up ('' for none)
     layer: str  # ... and the layer it names
-    in_table: bool = True  # one of the seeds' six signals (False: dashboard-only scenarios)
+    in_table: bool = True  # one of the table's six signals (False: dashboard-only)
 
 
 def _he(in_features: int, num_classes: int) -> nn.Module:

@@ -1,6 +1,7 @@
-"""The seeds' GradientMonitor, kept as written, and the in-place failure it runs into.
+"""A common tutorial monitor (SeedGradientMonitor), kept as written, and the in-place failure it
+runs into.
 
-The seed class registers `register_full_backward_hook` on every module with parameters and
+The tutorial monitor registers `register_full_backward_hook` on every module with parameters and
 records `grad_output[0].norm().item()`: the norm of the gradient reaching the module's *output*,
 one float per backward pass. Two things we changed, neither in what it measures: the hook handles
 are kept so that `remove()` can take them off again (hooks own their cleanup), and plotting lives
@@ -25,7 +26,7 @@ from torch.utils.hooks import RemovableHandle
 
 
 class SeedGradientMonitor:
-    """Monitor gradient statistics during training (the seeds' class, as written)."""
+    """Monitor gradient statistics during training (the tutorial monitor, as written)."""
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
@@ -68,7 +69,7 @@ class SeedGradientMonitor:
         return stats
 
     def remove(self) -> None:
-        """Take every hook off the model (not in the seed, which leaves them on for good)."""
+        """Take every hook off the model (not in the tutorial, which leaves them on for good)."""
         for handle in self.handles:
             handle.remove()
         self.handles = []
@@ -76,7 +77,7 @@ class SeedGradientMonitor:
 
 @dataclass
 class SeedRun:
-    """What happened when the seed monitor watched one training step.
+    """What happened when the tutorial monitor watched one training step.
 
     ok is False when the step raised a RuntimeError; `error` is then its first line.
     """
@@ -97,7 +98,7 @@ def run_seed_monitor(
 ) -> SeedRun:
     """Watch `steps` forward/backward passes with SeedGradientMonitor; never raises RuntimeError.
 
-    The hooks are removed afterwards, also when the pass failed. Two warnings the seed's code
+    The hooks are removed afterwards, also when the pass failed. Two warnings the tutorial's code
     triggers are silenced: the first layer's hook "firing ... since no inputs require gradients"
     (the batch x never requires grad) and std() of a single step.
     """

@@ -59,9 +59,9 @@ print(f"batch: x {tuple(x.shape)}, y {tuple(y.shape)}, {data.num_classes} classe
 # %% [markdown]
 # ## 1. A gradient monitor in twenty lines — and where it breaks
 #
-# The seeds of this course give a monitor that many tutorials share. For every module that owns
-# parameters it registers a *full backward hook*; PyTorch calls the hook during `backward()` with
-# the gradient reaching the module's output, and the hook stores its norm:
+# Many tutorials share one gradient monitor; we call it *the tutorial monitor*. For every module
+# that owns parameters it registers a *full backward hook*; PyTorch calls the hook during
+# `backward()` with the gradient reaching the module's output, and the hook stores its norm:
 #
 # ```python
 # module.register_full_backward_hook(self._make_hook(name))
@@ -72,9 +72,10 @@ print(f"batch: x {tuple(x.shape)}, y {tuple(y.shape)}, {data.num_classes} classe
 #         self.gradient_history[name].append(grad_norm)
 # ```
 #
-# `gradlab.seed_monitor.SeedGradientMonitor` is that class as written (plus a `remove()` for its
-# hooks). Here it watches the seeds' own example, a 10-layer sigmoid MLP with PyTorch's default
-# initialisation, and we check every number against plain autograd:
+# The tutorial monitor (`gradlab.seed_monitor.SeedGradientMonitor`) is that class as written
+# (plus a `remove()` for its hooks). Here it watches the tutorial's own example, a 10-layer
+# sigmoid MLP with PyTorch's default initialisation, and we check every number against plain
+# autograd:
 
 # %%
 deep_sigmoid = scenarios.make_mlp(64, 10, activation=nn.Sigmoid, depth=10, init=None)
@@ -104,8 +105,8 @@ print("RuntimeError:", failed.error)
 # its own autograd function, and autograd refuses to let anyone modify that view in place
 # ([pytorch issue 61519](https://github.com/pytorch/pytorch/issues/61519)). The model itself is
 # fine; only the monitor breaks it — already in the forward pass, before any gradient exists.
-# Two more costs hide in `.item()`: one CPU–GPU synchronisation per layer per step, and a list
-# that grows forever.
+# Two more costs hide in the hook: `.item()` forces one CPU–GPU synchronisation per layer per
+# step, and `gradient_history[name].append` grows a list that is never trimmed.
 #
 # ## 2. `gradlab.GradientMonitor`
 #
@@ -121,7 +122,7 @@ print("RuntimeError:", failed.error)
 # print(monitor.report())
 # ```
 #
-# Here it is on the in-place model the seed monitor could not watch, for 50 SGD steps:
+# Here it is on the in-place model the tutorial monitor could not watch, for 50 SGD steps:
 
 # %%
 optimizer = torch.optim.SGD(inplace_model.parameters(), lr=0.03)
@@ -179,13 +180,13 @@ for name in scenarios.TABLE_SCENARIOS:
 
 # %% [markdown]
 # Every broken model gets its finding at the layer where the problem starts, and every fix
-# leaves no error. (The deep ReLU network that replaces the sigmoid one keeps a *warning*: at
-# initialisation its last layer would change by more than 1% in one step at this learning rate.
-# Warnings are worth a look, errors are worth a stop.)
+# leaves no finding at all. (When a report has both, warnings are worth a look, errors are worth
+# a stop.)
 #
-# A report says more than its kind. Here is the full one for the dead-ReLU model: two errors, and
-# the vanishing one says to fix the dead units first — they *cause* the vanishing gradient below
-# them.
+# A report says more than its kind, and its order is the triage order: errors before warnings,
+# root causes (non-finite values, missing gradients, dead or saturated units) before what they
+# cause. Here is the full one for the dead-ReLU model: two errors, the dead units first, then the
+# vanishing gradient they *cause* below them — whose fix says to fix the dead units first.
 
 # %%
 print(scenarios.diagnose_scenario("dead_relus", x, y))
@@ -248,8 +249,8 @@ plt.show()
 #   loss falls from 2.96 to 0.65.
 # - At `lr = 0.003` the ratio is ten times smaller and the loss is still above 2 after 100
 #   steps: a learning rate that is too low shows up here before the loss curve makes it obvious.
-# - At `lr = 1.5` each step rewrites about half of every weight matrix (median 0.61), and the
-#   loss is `nan` by the eleventh step.
+# - At `lr = 1.5` each step rewrites more than half of every weight matrix (median 0.61), and
+#   the loss is `nan` by the eleventh step.
 #
 # The ratios of different layers sit close together in a healthy network. A layer far below the
 # others is starved — usually by vanishing gradients — even when the learning rate is right.
@@ -332,7 +333,7 @@ questions = [
             "In-place ReLU has the same gradient as ReLU; the model trains fine without the hook.",
             "The error says so: 'Output 0 of BackwardHookFunction is a view and is being "
             "modified inplace'.",
-            "They can; the seed monitor registers hooks on the Linear layers inside it.",
+            "They can; the tutorial monitor registers hooks on the Linear layers inside it.",
         ],
     ),
     quiz.Question(
@@ -411,8 +412,8 @@ print(f"{len(questions)} questions")
 # %% [markdown]
 # ## Summary
 #
-# - A gradient monitor hooks a backward pass and stores numbers per layer and step. The seeds'
-#   full-backward-hook version works on plain MLPs but breaks on in-place ops;
+# - A gradient monitor hooks a backward pass and stores numbers per layer and step. The tutorial
+#   monitor's full-backward-hook version works on plain MLPs but breaks on in-place ops;
 #   `gradlab.GradientMonitor` hooks tensors instead and watches any model, every N steps, in
 #   bounded memory.
 # - `gradlab.diagnose(model, (x, y), loss_fn)` and `monitor.report()` apply the diagnosis table:

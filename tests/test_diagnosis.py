@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from gradlab.diagnosis import Finding, Report, diagnose
+from gradlab.findings import _triage
 from gradlab.monitor import GradientMonitor
 
 WIDTH = 32
@@ -231,3 +232,152 @@ def test_dead_units_found_in_gradlabs_own_mlp() -> None:
     found = find(diagnose(model, batch(), LOSS), "dead_units")
     assert found, "no dead_units finding on a gradlab MLP with a -10 bias"
     assert found[0].layer == "layers.2.linear"  # the layer whose units died
+
+
+# Healthy CNNs: a conv feature map has far more elements than the logits and pooling spreads the
+# gradient, so only a size-independent measure (the norm of dL/d output) calls them healthy.
+def plain_cnn() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(1568, 64),
+        nn.ReLU(),
+        nn.Linear(64, 10),
+    )
+
+
+def global_pool_cnn() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
+
+
+class SmallResNet(nn.Module):
+    """Stem, two BatchNorm basic blocks, global average pool, linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.stem = nn.Conv2d(1, 16, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(16)
+        self.block1, self.block2 = BasicBlock(16), BasicBlock(16)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.block2(self.block1(torch.relu(self.bn(self.stem(x)))))
+        return self.fc(x.mean((2, 3)))
+
+
+HEALTHY_CNNS = {"plain_cnn": plain_cnn, "global_pool_cnn": global_pool_cnn, "resnet": SmallResNet}
+
+
+def image_batch(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(32, 1, 28, 28, generator=generator)
+    return x, torch.randint(0, 10, (32,), generator=generator)
+
+
+def train(model: nn.Module, x, y, *, lr: float, momentum: float, steps: int) -> Report:
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    with GradientMonitor(model) as monitor:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            LOSS(model(x), y).backward()
+            optimizer.step()
+    return monitor.report()
+
+
+@pytest.mark.parametrize("name", list(HEALTHY_CNNS))
+def test_healthy_cnn_is_not_vanishing_at_init_or_after_training(name: str) -> None:
+    x, y = image_batch()
+    at_init = diagnose(HEALTHY_CNNS[name](), (x, y), LOSS)
+    assert not find(at_init, "vanishing"), str(at_init)
+    trained = train(HEALTHY_CNNS[name](), x, y, lr=0.05, momentum=0.9, steps=30)
+    assert not find(trained, "vanishing"), str(trained)
+
+
+def test_vanishing_over_one_layer_says_layer_and_two_digit_factor() -> None:
+    model = make_mlp(depth=1)
+    with torch.no_grad():
+        model[2].weight.mul_(1e-5)  # the output layer passes almost nothing back to '0'
+    (finding,) = find(diagnose(model, batch(), LOSS), "vanishing")
+    assert finding.layer == "0" and "over 1 layer." in finding.evidence, finding.evidence
+    factor = finding.evidence.split("about x")[1].split(" ")[0]
+    assert factor == f"{float(factor):.2g}" and float(factor) > 0, finding.evidence
+
+
+HEALTHY_RECIPES = {
+    # He-init ReLU MLP, plain SGD: the output layer runs near 1e-2, the hidden ones near 2e-3
+    "he_mlp_sgd_0.05": (make_mlp, batch, 0.05, 0.0, 100),
+    # ResNet-like CNN, SGD 0.1 with momentum 0.9: convs before BatchNorm near 2e-2, head 4e-2
+    "resnet_sgd_0.1_momentum": (SmallResNet, image_batch, 0.1, 0.9, 30),
+}
+
+
+@pytest.mark.parametrize("name", list(HEALTHY_RECIPES))
+def test_standard_healthy_recipe_has_no_update_ratio_finding(name: str) -> None:
+    make, make_batch, lr, momentum, steps = HEALTHY_RECIPES[name]
+    report = train(make(), *make_batch(), lr=lr, momentum=momentum, steps=steps)
+    assert not find(report, "bad_update_ratio"), str(report)
+
+
+def test_findings_are_sorted_errors_first_then_root_causes_then_forward_order() -> None:
+    model = make_mlp(nn.Sigmoid, depth=10, init=None)
+    with GradientMonitor(model) as monitor:
+        model(batch()[0]).sum().backward()
+    recording = monitor.recording()
+    shuffled = [
+        Finding("bad_update_ratio", "0", "warning", "", ""),
+        Finding("vanishing", "0", "error", "", ""),
+        Finding("exploding", "4", "warning", "", ""),
+        Finding("saturation", "6", "error", "", ""),
+        Finding("dead_units", "8", "error", "", ""),
+        Finding("dead_units", "2", "error", "", ""),
+        Finding("no_grad", "10", "error", "", ""),
+        Finding("non_finite", "20", "error", "", ""),
+        Finding("saturation", "2", "warning", "", ""),
+    ]
+    ordered = [(f.severity, f.kind, f.layer) for f in _triage(shuffled, recording)]
+    assert ordered == [
+        ("error", "non_finite", "20"),
+        ("error", "no_grad", "10"),
+        ("error", "dead_units", "2"),
+        ("error", "dead_units", "8"),
+        ("error", "saturation", "6"),
+        ("error", "vanishing", "0"),
+        ("warning", "saturation", "2"),
+        ("warning", "exploding", "4"),
+        ("warning", "bad_update_ratio", "0"),
+    ]
+    # diagnose() sorts the same way: the dead units before the vanishing gradient they cause
+    kinds = [f.kind for f in diagnose(negative_bias_mlp(), batch(), LOSS).errors]
+    assert kinds == ["dead_units", "vanishing"], kinds

@@ -51,15 +51,13 @@ def test_the_table(batch) -> None:
         scenario = scenarios.get_scenario(name)
         before = scenarios.diagnose_scenario(name, *batch)
         after = scenarios.diagnose_scenario(name, *batch, fixed=True)
-        assert scenario.kind in before.kinds() and after.ok, name  # "every fix leaves no error"
-        if name != "deep_sigmoid":
-            assert not after.findings, name
-    # "the deep ReLU network ... keeps a warning: its last layer would change by more than 1%"
-    (warning,) = scenarios.diagnose_scenario("deep_sigmoid", *batch, fixed=True).findings
-    assert (warning.kind, warning.severity, warning.layer) == ("bad_update_ratio", "warning", "20")
+        found = next(f for f in before.findings if f.kind == scenario.kind)
+        assert found.layer == scenario.layer, name  # "at the layer where the problem starts"
+        assert not after.findings, name  # "every fix leaves no finding at all"
     dead = scenarios.diagnose_scenario("dead_relus", *batch)
-    assert [f.kind for f in dead.errors] == ["vanishing", "dead_units"]  # "two errors"
-    assert "fix those first" in dead.errors[0].fix
+    # "two errors ... the dead units first, the vanishing gradient they cause below them second"
+    assert [f.kind for f in dead.errors] == ["dead_units", "vanishing"]
+    assert "fix those first" in dead.errors[1].fix
 
 
 def test_update_ratio_section() -> None:
@@ -73,7 +71,7 @@ def test_update_ratio_section() -> None:
     assert 8 < medians[0.03] / medians[0.003] < 12  # "ten times smaller"
     assert runs[0.003].losses[-1] > 2  # "still above 2 after 100 steps"
     assert f"{runs[0.03].losses[0]:.2f}" == "2.96" and f"{runs[0.03].losses[-1]:.2f}" == "0.65"
-    assert 0.4 < medians[1.5] < 0.7 and f"{medians[1.5]:.2f}" == "0.61"  # "about half"
+    assert medians[1.5] > 0.5 and f"{medians[1.5]:.2f}" == "0.61"  # "more than half"
     assert len(runs[1.5].losses) == 11 and math.isnan(runs[1.5].losses[-1])  # "eleventh step"
 
 

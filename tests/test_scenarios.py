@@ -16,7 +16,7 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
     return data.x_train[:128], data.y_train[:128]
 
 
-def test_the_table_has_the_seeds_six_signals() -> None:
+def test_the_table_has_the_six_signals() -> None:
     signals = [SCENARIOS[name].signal for name in TABLE_SCENARIOS]
     assert signals == [
         "loss becomes nan",

@@ -1,4 +1,4 @@
-"""The seeds' GradientMonitor: its numbers match autograd on a plain MLP; in-place ops break it."""
+"""The tutorial monitor (SeedGradientMonitor): its numbers match autograd on a plain MLP; in-place ops break it."""
 
 from __future__ import annotations
 
