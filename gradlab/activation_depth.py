@@ -9,28 +9,14 @@ the natural average for a product of per-layer factors.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from gradlab.activations import ACTIVATIONS, check_activation
+from gradlab.formatting import format_percent
 from gradlab.probe import classify_gradient, measure_gradient_flow
-
-
-def format_fraction(value: float) -> str:
-    """A surviving fraction as a percentage; overflow reads 'exploded (inf)', never an error."""
-    if math.isnan(value):
-        return "exploded (nan)"
-    if math.isinf(value):
-        return "exploded (inf)"
-    if value == 0:
-        return "vanished (0)"
-    percent = 100.0 * value
-    if percent < 0.01 or percent >= 1e6:
-        return f"{percent:.1e}%"
-    return f"{percent:.3g}%"
 
 
 def _geometric_mean(values: np.ndarray) -> float:
@@ -76,7 +62,7 @@ class DepthComparison:
         for name, value, status in zip(
             self.activations, self.remaining, self.statuses(), strict=True
         ):
-            lines.append(f"{name:>10} | {format_fraction(float(value)):>14} | {status}")
+            lines.append(f"{name:>10} | {format_percent(float(value)):>14} | {status}")
         return "\n".join(lines)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gradlab.formatting import format_magnitude
 from gradlab.probe import measure_gradient_flow
-from gradlab.theory import TABLE_DEPTHS, TABLE_FACTORS, format_magnitude, gradient_after_layers
+from gradlab.theory import TABLE_DEPTHS, TABLE_FACTORS, gradient_after_layers
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from gradlab.activation_depth import DepthComparison, format_fraction
+from gradlab.activation_depth import DepthComparison
 from gradlab.activation_explorer import ExplorerResult
 from gradlab.activation_training import TrainingComparison
 from gradlab.dead_units import DeadUnitExperiment
+from gradlab.formatting import format_percent
 from gradlab.plots import STATUS_COLORS
 
 
@@ -66,7 +67,7 @@ def plot_gradient_after_depth(comparison: DepthComparison, ax: Axes | None = Non
     floor, ceiling = min(floor, 1e-2), max(ceiling, 10.0)
     positions = np.arange(len(values))[::-1]
     for position, value, status in zip(positions, values, comparison.statuses(), strict=True):
-        label = format_fraction(float(value))
+        label = format_percent(float(value))
         if math.isfinite(value) and value > 0:
             ax.barh(position, value - floor, left=floor, color=STATUS_COLORS[status])
             ax.text(value, position, f" {label}", va="center", fontsize=8)

@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradlab.activations import activation_derivative
+from gradlab.formatting import format_magnitude
 from gradlab.models import activation_name, make_mlp
 from gradlab.monitor import register_gradient_hook
-from gradlab.theory import format_magnitude
 
 # Status of a layer from its gradient relative to the last layer's (the one nearest the loss).
 # Lower bounds, checked from the top; anything below the last bound has vanished.

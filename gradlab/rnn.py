@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from gradlab.formatting import format_magnitude
 from gradlab.probe import classify_gradient
 from gradlab.spectral import make_weights
-from gradlab.theory import format_magnitude
 
 RNN_CASES: tuple[str, ...] = ("linear", "tanh")
 # Small input weights keep tanh near its linear part unless the recurrence itself drives it out.

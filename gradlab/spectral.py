@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from gradlab.activations import activation_derivative, activation_function
+from gradlab.formatting import format_magnitude
 from gradlab.probe import classify_gradient
-from gradlab.theory import format_magnitude
 
 WEIGHT_KINDS: tuple[str, ...] = ("orthogonal", "gaussian")
 CHAIN_ACTIVATIONS: tuple[str, ...] = ("linear", "tanh", "relu")

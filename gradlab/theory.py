@@ -5,10 +5,10 @@ Used in notebooks/01_chain_rule (the factor table) and notebooks/02_activations 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from gradlab.activations import max_derivative
+from gradlab.formatting import format_magnitude
 
 TABLE_FACTORS: tuple[float, ...] = (0.9, 0.5, 1.0, 1.1, 1.5)
 TABLE_DEPTHS: tuple[int, ...] = (10, 50)
@@ -66,17 +66,6 @@ class FactorTable:
             cells = " | ".join(f"{format_magnitude(row.after[d]):>15}" for d in self.depths)
             lines.append(f"{row.factor:>6} | {cells} | {row.effect}")
         return "\n".join(lines)
-
-
-def format_magnitude(value: float) -> str:
-    """Print a gradient magnitude readably: fixed point near 1, scientific when tiny or huge."""
-    if math.isnan(value):  # NaN: in a gradient this comes from an overflow upstream
-        return "exploded (nan)"
-    if value in (float("inf"), float("-inf")):
-        return "exploded (inf)"
-    if value == 0 or 1e-3 <= abs(value) < 1e4:
-        return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
-    return f"{value:.2g}"
 
 
 def layer_factor_table(

@@ -1,13 +1,11 @@
 """gradlab.activation_depth against gradlab.probe and plain autograd."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from gradlab.activation_depth import compute_gradient_after_depth, format_fraction
+from gradlab.activation_depth import compute_gradient_after_depth
 from gradlab.models import make_mlp
 from gradlab.probe import make_batch
 
@@ -34,21 +32,6 @@ def test_seeds_combine_by_geometric_mean():
     assert comparison.per_seed.shape == (1, 3)
     expected = float(np.prod(comparison.per_seed[0]) ** (1 / 3))
     assert comparison.remaining[0] == pytest.approx(expected)
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (math.inf, "exploded (inf)"),
-        (math.nan, "exploded (nan)"),
-        (0.0, "vanished (0)"),
-        (0.028, "2.8%"),
-        (4.6e-7, "4.6e-05%"),
-        (1.0, "100%"),
-    ],
-)
-def test_format_fraction(value, text):
-    assert format_fraction(value) == text
 
 
 def test_ranking_and_table():

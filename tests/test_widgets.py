@@ -7,8 +7,8 @@ import matplotlib
 import numpy as np
 import pytest
 
+from gradlab.formatting import format_magnitude
 from gradlab.probe import STATUSES
-from gradlab.theory import format_magnitude
 from gradlab.widgets import GRADIENT_FLOW_GRID, compute_gradient_flow, make_gradient_flow_demo
 
 matplotlib.use("Agg")

@@ -6,8 +6,9 @@ import matplotlib
 import numpy as np
 import pytest
 
-from gradlab.activation_depth import compute_gradient_after_depth, format_fraction
+from gradlab.activation_depth import compute_gradient_after_depth
 from gradlab.activation_explorer import compute_activation_explorer
+from gradlab.formatting import format_percent
 from gradlab.probe import STATUSES
 from gradlab.widgets_activations import (
     DEPTH_GRID,
@@ -48,7 +49,7 @@ def test_sweep_depth_grid(init):
         assert comparison.depth == depth
         assert all(status in STATUSES for status in comparison.statuses())
         for value, status in zip(comparison.remaining, comparison.statuses(), strict=True):
-            text = format_fraction(float(value))
+            text = format_percent(float(value))
             assert text
             if not math.isfinite(value):
                 assert status == "exploded" and text.startswith("exploded (")
