@@ -17,9 +17,11 @@ from gradlab.data import load_digits_split
 LOSS = nn.CrossEntropyLoss()
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 @pytest.fixture(scope="module")
-def batch() -> tuple[torch.Tensor, torch.Tensor]:
-    torch.set_num_threads(1)
+def batch(one_thread) -> tuple[torch.Tensor, torch.Tensor]:
     data = load_digits_split(seed=0)
     return data.x_train[:128], data.y_train[:128]
 

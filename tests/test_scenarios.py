@@ -9,9 +9,11 @@ from gradlab.data import load_digits_split
 from gradlab.scenarios import SCENARIOS, TABLE_SCENARIOS, build, diagnose_scenario, get_scenario
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 @pytest.fixture(scope="module")
-def batch() -> tuple[torch.Tensor, torch.Tensor]:
-    torch.set_num_threads(1)
+def batch(one_thread) -> tuple[torch.Tensor, torch.Tensor]:
     data = load_digits_split(seed=0)
     return data.x_train[:128], data.y_train[:128]
 
