@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test test-browser grade assign clean
+.PHONY: setup lab test test-browser test-portability grade assign clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,11 @@ test: setup
 
 test-browser: setup
 	$(PY) -m pytest tests/browser -q
+
+# The suite without browser tests under other CPUs' float rounding (SIMD off, MKL's portable path,
+# 1 and 2 threads): every chapter's stated conclusion must hold on every learner's machine.
+test-portability: setup
+	bash .ci/portability
 
 # Grade every exercise notebook (one summary line each); reports go to grade-reports/.
 grade: setup

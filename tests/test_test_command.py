@@ -1,6 +1,11 @@
 """CI, make test and the README run one and the same test command."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = ".venv/bin/python -m pytest tests --nbval notebooks solutions -q"
@@ -22,3 +27,42 @@ def test_ci_runs_it_after_setup() -> None:
     lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert lines[-1] == COMMAND
     assert "make setup" in lines
+
+
+def test_portability_matrix_runs_the_suite_under_every_setting() -> None:
+    """make test-portability: the README's command without browser tests, once per numerics setting."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "test-portability: setup\n\tbash .ci/portability\n" in makefile
+    script = (ROOT / ".ci" / "portability").read_text()
+    assert "pytest tests --nbval notebooks solutions -q \\\n    --ignore=tests/browser" in script
+    for setting in (
+        '"OMP_NUM_THREADS=1"',
+        '"OMP_NUM_THREADS=2"',
+        '"ATEN_CPU_CAPABILITY=default"',
+        '"MKL_CBWR=COMPATIBLE"',
+        '"ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE"',
+    ):
+        assert setting in script
+    assert "make test-portability" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({"ATEN_CPU_CAPABILITY": "default"}, ("DEFAULT", None)),
+        ({"OMP_NUM_THREADS": "1"}, (None, 1)),
+    ],
+    ids=["simd-off", "one-thread"],
+)
+def test_the_perturbations_reach_torch(setting, expected) -> None:
+    """The matrix only means something if torch honours the variables it sets, read at start-up."""
+    code = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())"
+    env = {**os.environ, **setting}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    capability, threads = expected
+    if capability is not None:
+        assert out[0] == capability
+    if threads is not None:
+        assert int(out[1]) == threads
