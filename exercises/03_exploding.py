@@ -174,15 +174,16 @@ check_close(
 # %% [markdown]
 # ## Part B — find the first non-finite step
 #
-# A real run that diverges: a 4-layer ReLU network on the digits with SGD at `lr = 1.0`, trained
-# for 50 steps *without* stopping at the first non-finite value (the same run as section 3.1 of the
-# chapter). `losses` has one entry per step; `grad_norms` has one row per step and one column per
+# A real run that diverges: a 4-layer ReLU network on the digits with SGD at `lr = 3.0` (seed 2,
+# one of the five runs of section 3 of the chapter), trained for 20 steps *without* stopping at
+# the first non-finite value. It diverges within the first 20 steps on any machine; the exact step
+# and numbers printed below are the ones on the machine these outputs were stored on. `losses` has one entry per step; `grad_norms` has one row per step and one column per
 # parameter, in `parameter_names` order (forward order: input layer first).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 run = divergence.train_at_learning_rates(
-    [1.0], data=load_digits_split(seed=0), steps=50, stop_at_nonfinite=False
-)[1.0]
+    [3.0], data=load_digits_split(seed=0), steps=20, seed=2, stop_at_nonfinite=False
+)[3.0]
 losses, grad_norms, parameter_names = run.losses, run.grad_norms, run.parameter_names
 print(f"{len(losses)} steps, {len(parameter_names)} parameters; last loss: {losses[-1]}")
 
@@ -197,7 +198,7 @@ def first_nonfinite_step(losses, grad_norms):
     raise NotImplementedError('return the first step whose loss or any gradient norm is inf or nan (None if none)')
 
 
-# %%
+# %% tags=["nbval-ignore-output"]
 step = first_nonfinite_step(losses, grad_norms)
 print("first non-finite step:", step)
 check_equal(
@@ -211,9 +212,12 @@ check_equal(
 # %% [markdown]
 # **Exercise 3.5 (2 points) — which layer?** At that step, store in `first_bad_parameter` the name
 # of the parameter whose gradient is non-finite and that comes **first in the backward pass** —
-# that is, nearest the loss, the *last* such entry in `parameter_names` order.
+# that is, nearest the loss, the *last* such entry in `parameter_names` order. (In some runs the
+# loss itself is already `nan` at that step; then every gradient is `nan` and the answer is simply
+# the last parameter. In this run, on the machine these outputs were stored on, the loss was
+# still finite.)
 
-# %%
+# %% tags=["nbval-ignore-output"]
 raise NotImplementedError('set first_bad_parameter to the non-finite parameter nearest the loss at that step')
 print("first non-finite parameter:", first_bad_parameter)
 
@@ -230,7 +234,7 @@ check_equal(
 # **Exercise 3.6 (1 point) — the warning before.** The loss spiked before anything overflowed.
 # Store in `spike_step` the first step whose loss is more than ten times the loss at step 0.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 raise NotImplementedError('set spike_step to the first step whose loss exceeds 10 times the first loss')
 print(f"spike at step {spike_step}, {step - spike_step} steps before the first non-finite one")
 

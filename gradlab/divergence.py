@@ -8,7 +8,7 @@ norms, optionally weight norms); this module only reads those numbers and names 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -16,11 +16,18 @@ import numpy as np
 import torch
 
 from gradlab.data import Split, load_digits_split
+from gradlab.formatting import format_factor, format_magnitude, format_number
 from gradlab.models import make_mlp
 from gradlab.training import TrainingRecord, train_classifier
 
 SPIKE_FACTOR = 10.0  # a spike: the loss exceeds 10 × its value at step 0 (≈ ln 10 for 10 classes)
 JUMP_THRESHOLD = 0.5  # an oscillation: the loss rises by more than 0.5 nats in one step
+# The chapter's learning rates: calm, oscillating, and one that diverges in every seed within a
+# few steps, on any CPU. (Near the edge, at lr = 1.0, whether a run diverges is decided by the last
+# bits of rounding: the same seed diverged at step 39 on one machine and not at all on another.)
+GRADIENT_WARNING = 1000.0  # the gradient norm the step before non-finite, relative to step 0
+LEARNING_RATES: tuple[float, ...] = (0.05, 0.5, 3.0)
+SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 
 
 def find_loss_spike(losses: Sequence[float], factor: float = SPIKE_FACTOR) -> int | None:
@@ -38,6 +45,15 @@ def count_loss_jumps(losses: Sequence[float], threshold: float = JUMP_THRESHOLD)
         return int(np.sum(np.diff(losses) > threshold))
 
 
+def largest_loss_rise(losses: Sequence[float]) -> float:
+    """The largest rise of the loss from one step to the next among finite losses (0 if none)."""
+    losses = np.asarray(losses, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        rises = np.diff(losses)
+    rises = rises[np.isfinite(rises)]
+    return float(max(rises.max(), 0.0)) if rises.size else 0.0
+
+
 def total_weight_norms(record: TrainingRecord) -> np.ndarray:
     """‖θ‖ over all parameters at the start of each step (needs record_weight_norms=True)."""
     if record.weight_norms is None:
@@ -53,17 +69,32 @@ class RunSymptoms:
 
     lr: float
     steps_run: int
-    spike_step: int | None
-    nonfinite_step: int | None
-    nonfinite_parameter: str | None
-    loss_jumps: int
+    spike_step: int | None  # first step with loss > SPIKE_FACTOR × the first step's
+    nonfinite_step: int | None  # first step with a non-finite loss or gradient
+    nonfinite_parameter: str | None  # at that step, the first non-finite one in backward order
+    loss_jumps: int  # steps where the loss rose by more than JUMP_THRESHOLD
     weight_growth: float
     last_loss: float
+    seed: int = 0
+    nonfinite_in_loss: bool = False  # the loss itself overflowed: then every gradient is nan
+    largest_rise: float = 0.0  # the largest one-step rise of the (finite) loss
+    grad_growth: float = math.nan  # global gradient norm the step before non-finite / at step 0
+
+    @property
+    def first_nonfinite(self) -> str:
+        """Where the first non-finite number appeared: 'loss', a parameter name, or '-'."""
+        if self.nonfinite_step is None:
+            return "-"
+        return "loss" if self.nonfinite_in_loss else str(self.nonfinite_parameter)
 
 
-def diagnose_run(record: TrainingRecord, lr: float) -> RunSymptoms:
+def diagnose_run(record: TrainingRecord, lr: float, seed: int = 0) -> RunSymptoms:
     """Read the four symptoms off a training record."""
     norms = total_weight_norms(record)
+    step = record.first_nonfinite_step
+    grad_growth = math.nan
+    if step is not None and step >= 1:
+        grad_growth = float(record.global_grad_norms[step - 1] / record.global_grad_norms[0])
     return RunSymptoms(
         lr=lr,
         steps_run=len(record.losses),
@@ -73,6 +104,10 @@ def diagnose_run(record: TrainingRecord, lr: float) -> RunSymptoms:
         loss_jumps=count_loss_jumps(record.losses),
         weight_growth=float(norms[-1] / norms[0]),
         last_loss=float(record.losses[-1]),
+        seed=seed,
+        nonfinite_in_loss=step is not None and not math.isfinite(record.losses[step]),
+        largest_rise=largest_loss_rise(record.losses),
+        grad_growth=grad_growth,
     )
 
 
@@ -123,27 +158,101 @@ def train_at_learning_rates(
     return records
 
 
+def train_over_seeds(
+    lrs: Sequence[float] = LEARNING_RATES,
+    seeds: Sequence[int] = SEEDS,
+    *,
+    steps: int = 100,
+    data: Split | None = None,
+) -> dict[float, list[TrainingRecord]]:
+    """train_at_learning_rates for each seed: records[lr][i] is the run with seeds[i]."""
+    data = data if data is not None else load_digits_split(seed=0)
+    records: dict[float, list[TrainingRecord]] = {lr: [] for lr in lrs}
+    for seed in seeds:
+        for lr, record in train_at_learning_rates(lrs, data=data, steps=steps, seed=seed).items():
+            records[lr].append(record)
+    return records
+
+
+def diagnose_seeds(
+    records: Mapping[float, Sequence[TrainingRecord]], seeds: Sequence[int] = SEEDS
+) -> dict[float, list[RunSymptoms]]:
+    """diagnose_run for every run of train_over_seeds."""
+    for lr, runs in records.items():
+        if len(runs) != len(seeds):
+            raise ValueError(f"records[{lr}] holds {len(runs)} runs but {len(seeds)} seeds given")
+    return {
+        lr: [diagnose_run(record, lr, seed) for record, seed in zip(runs, seeds, strict=True)]
+        for lr, runs in records.items()
+    }
+
+
+def _runs(count: int, total: int) -> str:
+    if count == total:
+        return f"all {total} runs" if total > 1 else "the run"
+    return "no run" if count == 0 else f"{count} of {total} runs"
+
+
+def summarize_seeds(
+    symptoms: Mapping[float, Sequence[RunSymptoms]], *, within: int = 20, warning: int = 2
+) -> str:
+    """What holds across seeds, one line per learning rate, in words that survive any rounding.
+
+    Counts are stated only as 'all' / 'no' / 'most' (more than half), never as one machine's
+    count: a diverging run 'diverged within `within` steps' and 'spiked at least `warning` steps
+    before the first non-finite value' only if that holds for every run.
+    """
+    lines = []
+    for lr, rows in symptoms.items():
+        total = len(rows)
+        diverged = [row for row in rows if row.nonfinite_step is not None]
+        jumped = sum(row.loss_jumps > 0 for row in rows)
+        if not diverged:
+            if jumped == 0:
+                what = f"the loss never rose by more than {JUMP_THRESHOLD} in one step"
+            elif jumped > total / 2:
+                what = f"in most runs the loss jumped up by more than {JUMP_THRESHOLD} in one step"
+            else:
+                what = f"in some runs the loss jumped up by more than {JUMP_THRESHOLD} in one step"
+            lines.append(f"lr = {lr}: {_runs(0, total)} diverged; {what}")
+            continue
+        line = f"lr = {lr}: {_runs(len(diverged), total)} diverged"
+        if len(diverged) == total and all(row.nonfinite_step < within for row in rows):
+            line += f", every one within the first {within} steps"
+        early = all(
+            row.spike_step is not None and row.nonfinite_step - row.spike_step >= warning
+            for row in diverged
+        )
+        if early:
+            line += (
+                f";\n  in every one the loss spiked (> {SPIKE_FACTOR:g} × its start) at least "
+                f"{warning} steps before the first non-finite value"
+            )
+        if all(row.grad_growth > GRADIENT_WARNING for row in diverged):
+            line += (
+                f";\n  in every one the gradient norm grew more than {GRADIENT_WARNING:g}-fold "
+                "before the first non-finite value"
+            )
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _step(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-def _number(value: float) -> str:
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.3g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
-
-
 def format_symptoms(rows: Sequence[RunSymptoms]) -> str:
-    """A table with one row per run."""
+    """A table with one row per run ('loss' as first non-finite: the forward pass overflowed)."""
     lines = [
-        "   lr | steps | spike at | non-finite at | first non-finite parameter | jumps > 0.5 | "
-        "weight growth | last loss"
+        "   lr | seed | steps | spike at | non-finite at |     first non-finite | "
+        f"jumps > {JUMP_THRESHOLD} | largest rise | weight growth | last loss"
     ]
     for row in rows:
         lines.append(
-            f"{row.lr:>5} | {row.steps_run:>5} | {_step(row.spike_step):>8} | "
-            f"{_step(row.nonfinite_step):>13} | {row.nonfinite_parameter or '-':>26} | "
-            f"{row.loss_jumps:>11} | {_number(row.weight_growth):>13} | {_number(row.last_loss)}"
+            f"{row.lr:>5} | {row.seed:>4} | {row.steps_run:>5} | {_step(row.spike_step):>8} | "
+            f"{_step(row.nonfinite_step):>13} | {row.first_nonfinite:>20} | "
+            f"{row.loss_jumps:>10} | {format_number(row.largest_rise):>12} | "
+            f"{format_factor(row.weight_growth):>13} | {format_magnitude(row.last_loss)}"
         )
     return "\n".join(lines)
 
@@ -155,11 +264,11 @@ def format_training_log(record: TrainingRecord, start: int = 0, stop: int | None
     lines = []
     for step in range(max(start, 0), stop):
         line = (
-            f"step {step:>3}: loss = {_number(record.losses[step]):>9}   "
-            f"|grad| = {_number(record.global_grad_norms[step]):>9}"
+            f"step {step:>3}: loss = {format_number(record.losses[step]):>9}   "
+            f"|grad| = {format_number(record.global_grad_norms[step]):>9}"
         )
         if weights is not None:
-            line += f"   |weights| = {_number(weights[step])}"
+            line += f"   |weights| = {format_number(weights[step])}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -172,5 +281,5 @@ def format_gradients_at(record: TrainingRecord, step: int) -> str:
     for index in reversed(range(len(record.parameter_names))):
         value = float(record.grad_norms[step, index])
         mark = "  <- not finite" if not math.isfinite(value) else ""
-        lines.append(f"  {record.parameter_names[index]:<24} {_number(value):>9}{mark}")
+        lines.append(f"  {record.parameter_names[index]:<24} {format_number(value):>9}{mark}")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """Drawing only, for notebooks/03_exploding: each plot_* takes computed results and an optional
 Axes and returns the Axes. Non-finite values cannot sit on a log axis: they are marked with an x
-along the top and labelled 'exploded (inf/nan)'.
+along the top and labelled 'exploded (inf/nan)'; gradients that underflowed to exactly 0 are marked
+with a triangle along the bottom and labelled 'vanished (0)' (where the caller asks for it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from gradlab.rnn import TimeGradients
-from gradlab.spectral import GrowthMeasurement
+from gradlab.spectral import CircleImage, GrowthMeasurement
 from gradlab.training import TrainingRecord
 
 
@@ -20,8 +21,13 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (7, 3.6)) -> Axes:
     return plt.subplots(figsize=figsize)[1] if ax is None else ax
 
 
-def plot_log_line(ax: Axes, x: np.ndarray, y: np.ndarray, style: str, **kwargs) -> None:
-    """Draw the positive finite part of y; mark inf/nan with an x at the top of the drawn range."""
+def plot_log_line(
+    ax: Axes, x: np.ndarray, y: np.ndarray, style: str, *, mark_vanished: bool = False, **kwargs
+) -> None:
+    """Draw the positive finite part of y; mark inf/nan with an x at the top of the drawn range.
+
+    With mark_vanished, values that are exactly 0 get a triangle at the bottom of the drawn range.
+    """
     y = np.asarray(y, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         shown = np.isfinite(y) & (y > 0)
@@ -31,6 +37,10 @@ def plot_log_line(ax: Axes, x: np.ndarray, y: np.ndarray, style: str, **kwargs) 
     if bad.any():
         top = y[shown].max() if shown.any() else 1.0
         ax.scatter(x[bad], np.full(bad.sum(), top), marker="x", color="black", zorder=4)
+    zero = y == 0
+    if mark_vanished and zero.any():
+        bottom = y[shown].min() if shown.any() else 1.0
+        ax.scatter(x[zero], np.full(zero.sum(), bottom), marker="v", color="black", zorder=4)
 
 
 def mark_overflow_in_legend(ax: Axes, *curves: np.ndarray) -> None:
@@ -39,16 +49,63 @@ def mark_overflow_in_legend(ax: Axes, *curves: np.ndarray) -> None:
         ax.scatter([], [], marker="x", color="black", label="exploded (inf/nan)")
 
 
+def mark_vanished_in_legend(ax: Axes, *curves: np.ndarray) -> None:
+    """Add a "vanished (0)" legend entry when any curve has a value that underflowed to 0."""
+    if any((np.asarray(c, dtype=np.float64) == 0).any() for c in curves):
+        ax.scatter([], [], marker="v", color="black", label="vanished (0)")
+
+
+def plot_circle_image(result: CircleImage, ax: Axes | None = None, title: str = "") -> Axes:
+    """The unit circle (grey), its image under W (blue), the longest and shortest stretch (red,
+    orange arrows, of lengths σ_max and σ_min) and the eigen-directions (green lines)."""
+    ax = _axes(ax, figsize=(4.2, 4.2))
+    ax.plot(*result.circle, color="gray", ls="--", lw=1, label="unit circle: all v with ‖v‖ = 1")
+    ax.plot(*result.image, color="tab:blue", lw=2, label="W v: an ellipse")
+    ends = result.matrix @ result.stretched_directions
+    arrows = (("tab:red", "σ_max", "longest"), ("tab:orange", "σ_min", "shortest"))
+    for column, (color, name, word) in enumerate(arrows):
+        x, y = ends[:, column]
+        ax.annotate("", (x, y), (0, 0), arrowprops={"arrowstyle": "->", "color": color, "lw": 2})
+        length = result.singular_values[column]
+        ax.plot([], [], color=color, lw=2, label=f"{name} = {length:.2f} ({word} stretch)")
+    if result.eigen_directions is not None:
+        reach = 1.1 * float(result.singular_values[0])
+        for index, value in enumerate(result.eigenvalues):
+            x, y = result.eigen_directions[:, index] * reach
+            ax.plot(
+                [-x, x],
+                [-y, y],
+                color="tab:green",
+                lw=1,
+                ls=":",
+                label="eigen-directions (W only scales them)" if index == 0 else None,
+            )
+            ex, ey = result.eigen_directions[:, index] * value
+            ax.scatter([ex], [ey], color="tab:green", zorder=5, s=18)
+    limit = 1.15 * max(1.0, float(result.singular_values[0]))
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.axvline(0, color="black", lw=0.5)
+    ax.set_title(title or "W stretches the unit circle into an ellipse", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
+    return ax
+
+
 def plot_growth(result: GrowthMeasurement, ax: Axes | None = None) -> Axes:
     """‖∂L/∂h_l‖ for l = 0..depth: measured, the σ_max × slope bound, and the typical curve."""
     ax = _axes(ax)
     layers = np.arange(result.depth + 1)
-    plot_log_line(
-        ax, layers, result.predicted_grad_norms, "--", color="tab:red", label="σ_max × slope"
+    curves = (
+        (result.predicted_grad_norms, "--", "tab:red", "σ_max × slope estimate"),
+        (result.typical_grad_norms, ":", "gray", "rms σ × slope"),
+        (result.grad_norms, "o-", "tab:blue", "measured"),
     )
-    plot_log_line(ax, layers, result.typical_grad_norms, ":", color="gray", label="rms σ × slope")
-    plot_log_line(ax, layers, result.grad_norms, "o-", color="tab:blue", ms=3, label="measured")
-    mark_overflow_in_legend(ax, result.grad_norms, result.predicted_grad_norms)
+    for values, style, color, label in curves:
+        plot_log_line(ax, layers, values, style, mark_vanished=True, color=color, label=label)
+    mark_overflow_in_legend(ax, *(values for values, *_ in curves))
+    mark_vanished_in_legend(ax, *(values for values, *_ in curves))
     ax.set_yscale("log")
     ax.set_xlabel("layer l (0 = input)")
     ax.set_ylabel("‖∂L/∂h_l‖")
@@ -62,26 +119,38 @@ def plot_growth(result: GrowthMeasurement, ax: Axes | None = None) -> Axes:
 
 
 def plot_time_gradients(results: list[TimeGradients], ax: Axes | None = None) -> Axes:
-    """‖∂L/∂h_t‖ against t for each case, with the closed form |W_h|^(T−t) dashed."""
+    """‖∂L/∂h_t‖ against t for each case, with the closed form s^(T−t) dashed (W_h = s · Q)."""
     ax = _axes(ax)
     colors = {"linear": "tab:blue", "tanh": "tab:orange"}
     closed_drawn = False
     for result in results:
         t = np.arange(1, result.steps + 1)
         if not closed_drawn:
-            plot_log_line(ax, t, result.closed_form, "--", color="gray", label="|W_h|^(T−t)")
+            plot_log_line(
+                ax, t, result.closed_form, "--", mark_vanished=True, color="gray", label="s^(T−t)"
+            )
             closed_drawn = True
         style = "o" if result.steps <= 30 else "-"
         color = colors.get(result.case)
         plot_log_line(
-            ax, t, result.grad_norms, style, color=color, ms=4, label=f"{result.case} nn.RNN"
+            ax,
+            t,
+            result.grad_norms,
+            style,
+            mark_vanished=True,
+            color=color,
+            ms=4,
+            label=f"{result.case} nn.RNN",
         )
     mark_overflow_in_legend(ax, *(r.grad_norms for r in results))
+    mark_vanished_in_legend(ax, *(r.grad_norms for r in results))
     ax.set_yscale("log")
     ax.set_xlabel("time step t (the loss is at t = T)")
     ax.set_ylabel("‖∂L/∂h_t‖")
     if results:
-        ax.set_title(f"Gradients through time, |W_h| = {results[0].recurrent_scale:.2f}")
+        ax.set_title(
+            f"Gradients through time, W_h = s · Q with s = {results[0].recurrent_scale:.2f}"
+        )
     ax.legend(fontsize=8, loc="best")
     ax.grid(True, which="major", alpha=0.3)
     return ax

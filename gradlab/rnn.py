@@ -1,13 +1,15 @@
 """Gradients through time: ‖∂L/∂h_t‖ for every step of a real nn.RNN unrolled over T steps.
 
 Used in notebooks/03_exploding. Backpropagation through time multiplies by one step's Jacobian
-∂h_t/∂h_(t-1) = diag(f'(a_t)) W_h per step, with the *same* W_h every time, so after T − t steps
-the gradient has been scaled by about (|W_h| × slope)^(T−t). Two cases sit side by side:
+∂h_t/∂h_(t-1) = diag(f'(a_t)) W_h per step, with the *same* W_h every time. With W_h = s · Q (a
+scale s times an orthogonal Q, so every singular value and the spectral radius equal s), after
+T − t steps the gradient has been scaled by about (s × slope)^(T−t). Two cases sit side by side:
 
 - "linear": one hidden unit, ReLU, W_ih = 1, positive inputs, no bias. Every h_t > 0 so the ReLU
-  passes everything through: ∂L/∂h_t = w^(T−t) exactly (the closed form).
-- "tanh": 32 hidden units, W_h = |W_h| × a random orthogonal matrix (all singular values and the
-  spectral radius equal |W_h|), so tanh' ≤ 1 can only shrink the closed form further.
+  passes everything through: with recurrent weight w = s, ∂L/∂h_t = s^(T−t) exactly (the
+  closed form).
+- "tanh": 32 hidden units, W_h = s · Q for a random orthogonal Q, so tanh' ≤ 1 can only shrink
+  the closed form further.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ INPUT_SCALE = 0.1
 
 
 def make_rnn(case: str, recurrent_scale: float, *, hidden_size: int = 32, seed: int = 0) -> nn.RNN:
-    """A one-layer nn.RNN for a case of RNN_CASES with |W_h| = recurrent_scale (no biases)."""
+    """A one-layer nn.RNN for a case of RNN_CASES with W_h = recurrent_scale · Q (no biases)."""
     if case not in RNN_CASES:
         raise ValueError(f"case must be one of {', '.join(RNN_CASES)}; got {case!r}")
     if not (recurrent_scale > 0 and math.isfinite(recurrent_scale)):
@@ -61,7 +63,8 @@ def make_inputs(case: str, steps: int, *, seed: int = 0) -> torch.Tensor:
 class TimeGradients:
     """‖∂L/∂h_t‖ for t = 1..T (index t − 1), with the loss L = ⟨v, h_T⟩ and ‖v‖ = 1.
 
-    closed_form[t − 1] = |W_h|^(T−t): exact for the 'linear' case, an upper bound for 'tanh'.
+    closed_form[t − 1] = s^(T−t) (s = recurrent_scale): exact for the 'linear' case, an upper
+    bound for 'tanh'.
     """
 
     case: str
@@ -105,10 +108,10 @@ class TimeGradients:
     def summary(self) -> str:
         """Two lines: the chain of gradients and the regime beside the closed form."""
         return (
-            f"{self.case} RNN, |W_h| = {self.recurrent_scale:.2f}, T = {self.steps}: "
+            f"{self.case} RNN, scale s = {self.recurrent_scale:.2f}, T = {self.steps}: "
             f"{self.stepper()}\n"
-            f"first step gets {_value(self.first_step)} (closed form |W_h|^(T-1) = "
-            f"{_value(self.closed_form[0])}): {self.regime}"
+            f"gradient reaching the first step: {_value(self.first_step)} "
+            f"(closed form s^(T-1): {_value(self.closed_form[0])}) → {self.regime}"
         )
 
 
@@ -160,14 +163,14 @@ def compute_time_gradients(
 
 
 def format_regimes(scales: tuple[float, ...], steps: int) -> str:
-    """A table: for each |W_h|, what reaches step 1 after `steps` steps, linear and tanh."""
+    """A table: for each scale s of W_h, what reaches step 1 after `steps` steps, linear and tanh."""
     lines = [
-        f"|W_h| | closed form |W_h|^{steps - 1} | linear nn.RNN | tanh nn.RNN | tanh regime",
+        f"    s | closed form s^{steps - 1} | linear nn.RNN | tanh nn.RNN | tanh regime",
     ]
     for scale in scales:
         linear, tanh = (compute_time_gradients(case, scale, steps) for case in RNN_CASES)
         lines.append(
-            f"{scale:>5.2f} | {_value(linear.closed_form[0]):>19} | {_value(linear.first_step):>13} "
+            f"{scale:>5.2f} | {_value(linear.closed_form[0]):>16} | {_value(linear.first_step):>13} "
             f"| {_value(tanh.first_step):>11} | {tanh.regime}"
         )
     return "\n".join(lines)

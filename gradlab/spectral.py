@@ -1,11 +1,13 @@
 """How much a weight matrix can stretch a gradient: singular values, spectral radius, growth.
 
 Used in notebooks/03_exploding. Backwards through one layer, g_(l-1) = W_lᵀ (f'(z_l) ⊙ g_l), and
-‖Wᵀ v‖ ≤ σ_max(W) ‖v‖, so over L layers the gradient grows by at most ∏ σ_max(W_l) · slope_l,
-where slope_l is the typical size of f'(z_l). The bound is reached when every singular value of W
-is equal (a scaled orthogonal matrix); a random Gaussian W has σ_max about twice its typical
-(rms) singular value, so there the bound overshoots. A matrix applied again and again (an RNN's
-W_h) grows a vector like ρ(W)^T in the long run, where ρ is the spectral radius.
+‖Wᵀ v‖ ≤ σ_max(W) ‖v‖, so over L layers the gradient grows by about ∏ σ_max(W_l) · slope_l,
+where slope_l is the rms of f'(z_l) over the batch: an estimate, not a bound, since the gradient
+can lean towards units whose slope is above the rms. With linear layers (slope 1) it is a bound,
+reached when every singular value of W is equal (a scaled orthogonal matrix); a random Gaussian W
+has σ_max about twice its typical (rms) singular value, so there the estimate overshoots. A matrix
+applied again and again (an RNN's W_h) grows a vector like ρ(W)^T in the long run, where ρ is the
+spectral radius. map_unit_circle shows all of these sizes on a 2 × 2 matrix (the chapter's primer).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 
 from gradlab.activations import activation_derivative, activation_function
-from gradlab.formatting import format_magnitude
+from gradlab.formatting import format_factor, format_magnitude
 from gradlab.probe import classify_gradient
 
 WEIGHT_KINDS: tuple[str, ...] = ("orthogonal", "gaussian")
@@ -106,7 +108,7 @@ class GrowthMeasurement:
 
     @property
     def predicted_factors(self) -> np.ndarray:
-        """σ_max(W_l) × slope_l: the most layer l can multiply the gradient by."""
+        """σ_max(W_l) × slope_l: the estimate of what layer l multiplies the gradient by."""
         return self.largest_singular_values * self.slopes
 
     @property
@@ -160,14 +162,16 @@ class GrowthMeasurement:
         slope = _geometric_mean(self.slopes)
         with np.errstate(all="ignore"):
             per_layer = self.measured_growth ** (1.0 / self.depth)
+        layers = "layer" if self.depth == 1 else "layers"
         return (
-            f"{self.kind} W × {self.weight_scale:.2f}, {self.activation}: σ_max = {sigma:.2f}, "
-            f"rms singular value = {rms:.2f}, slope = {slope:.2f}\n"
-            f"per layer: predicted σ_max × slope = {_factor(sigma * slope)}, "
-            f"typical rms × slope = {_factor(rms * slope)}, measured {_factor(per_layer)}\n"
-            f"over {self.depth} layers: predicted {_times(self.predicted_growth)}, "
-            f"measured {_times(self.measured_growth)}"
-            + (f" ({self.status})" if math.isfinite(self.measured_growth) else "")
+            f"{self.kind} W × {self.weight_scale:.2f}, {self.activation}: "
+            f"σ_max = {_size(sigma)}, rms singular value = {_size(rms)}, slope = {_size(slope)}\n"
+            f"per layer: estimate σ_max × slope: {format_factor(sigma * slope)}, "
+            f"typical rms × slope: {format_factor(rms * slope)}, "
+            f"measured: {_growth(per_layer)}\n"
+            f"over {self.depth} {layers}: estimate {format_factor(self.predicted_growth)}, "
+            f"measured {_growth(self.measured_growth)}"
+            + (f" ({self.status})" if _is_positive(self.measured_growth) else "")
         )
 
 
@@ -181,13 +185,19 @@ def _geometric_mean(values: np.ndarray) -> float:
         return float(np.exp(np.mean(np.log(values))))
 
 
-def _factor(value: float) -> str:
-    return f"{value:.3f}" if math.isfinite(value) else format_magnitude(value)
+def _is_positive(value: float) -> bool:
+    """Finite and > 0: a value that prints as a number (0, inf, nan print as a phrase)."""
+    return math.isfinite(value) and value > 0
 
 
-def _times(value: float) -> str:
-    """×1.2e+05 for a finite growth, 'exploded (inf)' / 'exploded (nan)' otherwise."""
-    return f"×{format_magnitude(value)}" if math.isfinite(value) else format_magnitude(value)
+def _growth(value: float) -> str:
+    """A measured growth: the output's gradient is 1, so nan here means the gradient overflowed."""
+    return format_magnitude(value) if math.isnan(value) else format_factor(value)
+
+
+def _size(value: float) -> str:
+    """A σ or slope with two decimals; nan (the forward pass overflowed) as 'undefined (nan)'."""
+    return f"{value:.2f}" if math.isfinite(value) else format_factor(value)
 
 
 def _slope(activation: str, pre_activation: torch.Tensor) -> float:
@@ -294,3 +304,71 @@ def format_spectra(rows: list[SpectrumRow]) -> str:
             f"{row.repeated_growth:>14.3f}"
         )
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class CircleImage:
+    """Where a 2 × 2 matrix W sends the unit circle: an ellipse, with every size of W marked.
+
+    circle and image have shape (2, points): the unit vectors v and W v. The ellipse's longest
+    semi-axis is σ_max (along W v_max), its shortest σ_min; eigen_directions (columns, unit length,
+    None when the eigenvalues are complex, as for a rotation) are the directions W only scales,
+    by the matching eigenvalue.
+    """
+
+    matrix: np.ndarray
+    circle: np.ndarray
+    image: np.ndarray
+    singular_values: np.ndarray  # (σ_max, σ_min)
+    stretched_directions: np.ndarray  # columns: the unit inputs v_max, v_min stretched most/least
+    eigenvalues: np.ndarray  # complex for a rotation
+    eigen_directions: np.ndarray | None
+    rms_stretch: float  # ‖W‖_F / √2 = √((σ_max² + σ_min²)/2): the typical stretch
+    frobenius_norm: float  # √(sum of squared entries) = √(σ_max² + σ_min²)
+
+    @property
+    def spectral_radius(self) -> float:
+        """ρ(W) = max |eigenvalue|."""
+        return float(np.abs(self.eigenvalues).max())
+
+    def summary(self) -> str:
+        """The sizes of W in one block of text."""
+        largest, smallest = self.singular_values
+        if self.eigen_directions is None:
+            eigen = "complex (no direction is only scaled: W turns every vector)"
+        else:
+            eigen = ", ".join(f"{value.real:.2f}" for value in self.eigenvalues)
+        rows = ", ".join("[" + ", ".join(f"{v:.2f}" for v in row) + "]" for row in self.matrix)
+        return (
+            f"W = [{rows}]\n"
+            f"longest stretch σ_max = {largest:.2f}, shortest stretch σ_min = {smallest:.2f}\n"
+            f"eigenvalues: {eigen}; spectral radius ρ = {self.spectral_radius:.2f}\n"
+            f"Frobenius norm ‖W‖_F = {self.frobenius_norm:.2f}; "
+            f"rms singular value ‖W‖_F/√2 = {self.rms_stretch:.2f}"
+        )
+
+
+def map_unit_circle(matrix: np.ndarray | torch.Tensor, points: int = 200) -> CircleImage:
+    """Apply a real 2 × 2 matrix to `points` unit vectors and measure every size of it."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape != (2, 2) or not np.all(np.isfinite(matrix)):
+        raise ValueError(f"matrix must be a finite 2 × 2 matrix; got {matrix!r}")
+    if isinstance(points, bool) or not isinstance(points, int) or points < 8:
+        raise ValueError(f"points must be an integer >= 8; got {points!r}")
+    angles = np.linspace(0.0, 2 * np.pi, points)
+    circle = np.stack([np.cos(angles), np.sin(angles)])
+    _, singular_values, right = np.linalg.svd(matrix)
+    eigenvalues, eigenvectors = np.linalg.eig(matrix)
+    real = bool(np.all(np.abs(eigenvalues.imag) < 1e-12))
+    frobenius = float(np.linalg.norm(matrix))
+    return CircleImage(
+        matrix=matrix,
+        circle=circle,
+        image=matrix @ circle,
+        singular_values=singular_values,
+        stretched_directions=right.T,
+        eigenvalues=eigenvalues.real if real else eigenvalues,
+        eigen_directions=eigenvectors.real if real else None,
+        rms_stretch=frobenius / math.sqrt(2),
+        frobenius_norm=frobenius,
+    )

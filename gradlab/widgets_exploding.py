@@ -56,7 +56,7 @@ def compute_growth(
 
 
 def compute_time_comparison(recurrent_scale: float, steps: int) -> list[TimeGradients]:
-    """‖∂L/∂h_t‖ for every t, for the linear and the tanh nn.RNN with the same |W_h| and T."""
+    """‖∂L/∂h_t‖ for every t, for the linear and the tanh nn.RNN with the same scale s and T."""
     return [compute_time_gradients(case, recurrent_scale, steps) for case in RNN_CASES]
 
 
@@ -84,7 +84,7 @@ def make_growth_demo(
     kind: str = "orthogonal",
     activation: str = "linear",
 ) -> widgets.VBox:
-    """ "Weight scale and depth": predicted (σ_max × slope)^L beside the measured gradient."""
+    """ "Weight scale and depth": the (σ_max × slope)^L estimate beside the measured gradient."""
     grid = GROWTH_GRID
     controls = {
         "weight_scale": _float_slider(
@@ -108,11 +108,11 @@ def make_growth_demo(
 
 
 def make_time_demo(recurrent_scale: float = 0.5, steps: int = 6) -> widgets.VBox:
-    """ "Gradients through time": |W_h| and T → ‖∂L/∂h_t‖ for every t on a log axis."""
+    """ "Gradients through time": scale s of W_h and T → ‖∂L/∂h_t‖ for every t on a log axis."""
     grid = TIME_GRID
     controls = {
         "recurrent_scale": _float_slider(
-            recurrent_scale, grid.scale_min, grid.scale_max, grid.scale_step, "|W_h|"
+            recurrent_scale, grid.scale_min, grid.scale_max, grid.scale_step, "scale s of W_h"
         ),
         "steps": _int_slider(steps, grid.steps_min, grid.steps_max, "T (steps)"),
     }

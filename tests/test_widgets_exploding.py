@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import re
 
 import matplotlib
 import numpy as np
@@ -30,6 +31,14 @@ GROWTH_SCALES = slider_values(GROWTH_GRID.scale_min, GROWTH_GRID.scale_max, GROW
 TIME_SCALES = slider_values(TIME_GRID.scale_min, TIME_GRID.scale_max, TIME_GRID.scale_step)
 
 
+GLUED = re.compile(r"[×~x]\s*(exploded|vanished|undefined)|gets (exploded|vanished)")
+
+
+def reads_well(text):
+    """One wording rule: no prefix glued to 'exploded (inf)' / 'vanished (0)' / 'undefined'."""
+    return GLUED.search(text) is None
+
+
 def labelled(value, text):
     """A number is shown either as a finite value or as 'exploded (inf)' / 'exploded (nan)'."""
     if math.isfinite(value):
@@ -41,7 +50,7 @@ def assert_valid_growth(result, depth):
     assert len(result.grad_norms) == depth + 1
     assert result.status in STATUSES
     text = result.summary()
-    assert text.count("\n") == 2
+    assert text.count("\n") == 2 and reads_well(text), text
     assert labelled(result.measured_growth, text) and labelled(result.predicted_growth, text)
     if not math.isfinite(result.measured_growth):
         assert result.status == "exploded"
@@ -54,6 +63,7 @@ def assert_valid_time(results, steps):
         assert result.regime in ("vanishing", "preserved", "exploding")
         assert all(status in STATUSES for status in result.statuses)
         assert labelled(result.first_step, result.summary())
+        assert reads_well(result.summary()), result.summary()
 
 
 @pytest.mark.parametrize("kind", GROWTH_GRID.kinds)
@@ -113,3 +123,40 @@ def test_widgets_redraw_on_slider_move():
     steps_slider.value = 50
     assert "T = 50" in time_demo.children[2].value
     np.testing.assert_equal(time_demo.children[0].children[0].value, 0.5)
+
+
+def test_readouts_at_every_slider_extreme():
+    """Both demos' readouts, exactly as the widgets render them, at each corner of the grid."""
+    import matplotlib.pyplot as plt
+
+    growth_demo = make_growth_demo()
+    scale_slider, depth_slider, kind_menu, activation_menu = growth_demo.children[0].children
+    corners = itertools.product(
+        (scale_slider.min, scale_slider.max),
+        (depth_slider.min, depth_slider.max),
+        kind_menu.options,
+        activation_menu.options,
+    )
+    for scale, depth, kind, activation in corners:
+        scale_slider.value, depth_slider.value = scale, depth
+        kind_menu.value, activation_menu.value = kind, activation
+        text = growth_demo.children[2].value
+        assert reads_well(text) and f"over {depth} layer" in text, text
+        plt.close("all")
+    time_demo = make_time_demo()
+    scale_slider, steps_slider = time_demo.children[0].children
+    assert scale_slider.description == "scale s of W_h"
+    for scale, steps in itertools.product(
+        (scale_slider.min, scale_slider.max), (steps_slider.min, steps_slider.max)
+    ):
+        scale_slider.value, steps_slider.value = scale, steps
+        text = time_demo.children[2].value
+        assert reads_well(text) and f"T = {steps}" in text, text
+        plt.close("all")
+    assert "exploded (inf)" in text  # s = 3, T = 100: the linear RNN overflows
+
+
+def test_reads_well_catches_glued_prefixes():
+    assert not reads_well("measured ×exploded (nan)")
+    assert not reads_well("first step gets exploded (inf)")
+    assert reads_well("measured exploded (nan)") and reads_well("estimate ×5.2e+47")
