@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradlab.data import Split, load_digits_split
+from gradlab.formatting import format_number
 from gradlab.monitor import GradientMonitor
 from gradlab.report import Report
 from gradlab.scenarios import build, get_scenario
@@ -48,6 +49,12 @@ class GradientHistograms:
     zeros: np.ndarray
     non_finite: np.ndarray
     missing: list[str] = field(default_factory=list)
+
+    def zero_fraction(self) -> np.ndarray:
+        """Per layer, the share of gradient elements that are exactly 0 (NaN without a gradient)."""
+        total = self.counts.sum(axis=1) + self.zeros + self.non_finite
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, self.zeros / np.maximum(total, 1), np.nan)
 
     def median_log10(self) -> np.ndarray:
         """Per layer, the bin centre holding the median nonzero |g| (log10); NaN if none."""
@@ -92,6 +99,8 @@ class DashboardRun:
     losses: (steps run,) training loss per step; the run stops after the first non-finite loss.
     layer_grad_norms, update_ratios: (steps run, layers) from the monitor's history; NaN where a
     layer had no gradient or took no update (the step that stopped the run takes none).
+    fraction_dead: (steps run, layers) the share of each layer's ReLU-family outputs that are
+    <= 0 (NaN for layers not followed by one).
     """
 
     scenario: str
@@ -103,6 +112,7 @@ class DashboardRun:
     layers: list[str]
     layer_grad_norms: np.ndarray
     update_ratios: np.ndarray
+    fraction_dead: np.ndarray
     histograms: GradientHistograms
     report: Report
 
@@ -118,7 +128,8 @@ class DashboardRun:
         state = f"fixed ({scenario.fix})" if self.fixed else f"broken: {scenario.cause}"
         if scenario.name == "healthy":
             state = scenario.cause
-        first, last = (format_value(v) for v in (self.losses[0], self.losses[-1]))
+        # a loss is not a gradient: plain 'nan'/'inf' (formatting's rule for numbers)
+        first, last = (format_number(v) for v in (self.losses[0], self.losses[-1]))
         line = f"loss {first} at step 0 -> {last} at step {len(self.losses) - 1}"
         if self.stopped_at is not None:
             line += f" (non-finite at step {self.stopped_at}: training stopped)"
@@ -129,15 +140,6 @@ class DashboardRun:
                 str(self.report),
             ]
         )
-
-
-def format_value(value: float) -> str:
-    """A number at 3 significant digits, or 'exploded (inf)' / 'nan'."""
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "exploded (inf)"
-    return f"{value:.3g}"
 
 
 def compute_dashboard(
@@ -191,6 +193,7 @@ def compute_dashboard(
         layers=list(monitor.layers),
         layer_grad_norms=arrays["layer_grad_norm"],
         update_ratios=arrays["update_ratio"],
+        fraction_dead=arrays["fraction_dead"],
         histograms=compute_gradient_histograms(model, monitor.layers),
         report=monitor.report(),
     )

@@ -60,26 +60,35 @@ def find_problems(
         if clip_threshold is not None:
             findings += _clipping(global_norms, clip_threshold, limits)
 
-    return Report(findings=_triage(findings, recording), steps=len(history))
+    findings = _triage(findings, recording)
+    if event is not None and event.quantity != "input":
+        findings = _non_finite_as_consequence(findings)
+    return Report(findings=findings, steps=len(history))
 
 
-# Root causes first (Exercise 7.4's triage): a NaN, a cut graph, dead or saturated units cause
-# the vanishing or exploding gradients and odd update ratios reported after them.
+# Root causes first (Exercise 7.4's triage): a NaN in the data, a cut graph, dead or saturated
+# units cause the vanishing or exploding gradients and odd update ratios reported after them.
+# Huge activations come before exploding gradients: the forward pass runs first, and a weight's
+# gradient is its input activation times the gradient reaching its output.
 TRIAGE_ORDER = (
     "non_finite",
     "no_grad",
     "dead_units",
     "saturation",
+    "large_activations",
     "exploding",
     "vanishing",
-    "large_activations",
     "bad_update_ratio",
     "clipping_too_aggressive",
 )
 
 
 def _triage(findings: list[Finding], recording: Recording) -> list[Finding]:
-    """Errors before warnings; within a severity root causes first, then in forward order."""
+    """Root causes first (TRIAGE_ORDER), then errors before warnings, then in forward order.
+
+    A cause leads even as a warning: inputs x255 give large activations at the first layer (a
+    warning) and, from them, exploding gradients further on (an error); fixing the first fixes both.
+    """
     forward = list(recording.forward_order)
     forward += [i for i in range(len(recording.layers)) if i not in forward]
     position = {recording.layers[i]: rank for rank, i in enumerate(forward)}
@@ -87,9 +96,39 @@ def _triage(findings: list[Finding], recording: Recording) -> list[Finding]:
     def key(finding: Finding) -> tuple[int, int, int]:
         kind = finding.kind
         cause = TRIAGE_ORDER.index(kind) if kind in TRIAGE_ORDER else len(TRIAGE_ORDER)
-        return SEVERITIES.index(finding.severity), cause, position.get(finding.layer, -1)
+        return cause, SEVERITIES.index(finding.severity), position.get(finding.layer, -1)
 
     return sorted(findings, key=key)
+
+
+def _non_finite_as_consequence(findings: list[Finding]) -> list[Finding]:
+    """Move a non-finite value that training produced behind the errors found before it.
+
+    A NaN or inf in the activations, gradients or loss is where a problem ends, not where it
+    starts (Chapter 3): when the finite steps before it already show errors (huge activations,
+    exploding gradients, too-large updates), those lead the report and the non-finite finding
+    names itself their consequence. A NaN in the input batch stays first: the data is the cause.
+    """
+    non_finite = [f for f in findings if f.kind == "non_finite"]
+    rest = [f for f in findings if f.kind != "non_finite"]
+    errors = [i for i, f in enumerate(rest) if f.severity == "error"]
+    if not non_finite or not errors:
+        return findings
+    first = rest[0]
+    where = f"'{first.layer}'" if first.layer else "the whole model"
+    consequences = [
+        Finding(
+            f.kind,
+            f.layer,
+            f.severity,
+            f.evidence + f" A consequence of the findings above, measured on the finite steps "
+            f"before it; they start with {first.kind} at {where}.",
+            "fix the first finding above; " + f.fix,
+        )
+        for f in non_finite
+    ]
+    after = errors[-1] + 1
+    return rest[:after] + consequences + rest[after:]
 
 
 def _median(block: np.ndarray) -> np.ndarray:
@@ -242,9 +281,9 @@ def _exploding(recording: Recording, medians: dict, limits: Thresholds) -> list[
             where,
             "error" if "error" in severities else "warning",
             " ".join(evidence),
-            "scale the init down (He for ReLU, Xavier for tanh: std ~ sqrt(2/fan_in)), add "
-            "normalization, lower the learning rate, and clip gradients "
-            "(torch.nn.utils.clip_grad_norm_).",
+            "scale the init down (He for ReLU: std = sqrt(2/fan_in); Xavier for tanh/sigmoid: "
+            "std = sqrt(2/(fan_in+fan_out))), add normalization, lower the learning rate, and "
+            "clip gradients (torch.nn.utils.clip_grad_norm_).",
         )
     ]
 

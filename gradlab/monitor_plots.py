@@ -3,7 +3,9 @@
 Each plot_* takes stored numbers (a GradientMonitor's arrays, a DashboardRun, histograms) and an
 optional Axes, and returns the Axes; nothing is computed here but the drawing. Layers are coloured
 from dark (first) to light (last). Non-finite values cannot sit on a log axis: they are marked
-with an x and labelled 'exploded (inf/nan)'.
+with an x at the top of the drawn range and labelled 'exploded (inf/nan)'. That x sits where a
+diverging run ends, the top right corner, so legends of lines over steps go outside the axes, to
+their right, where they cannot cover it.
 """
 
 from __future__ import annotations
@@ -16,13 +18,22 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gradlab.dashboard import DashboardRun, GradientHistograms
+from gradlab.formatting import format_percent
 from gradlab.plots_exploding import mark_overflow_in_legend, plot_log_line
 
 UPDATE_RATIO_REFERENCE = 1e-3  # Karpathy's rule of thumb for a healthy update-to-data ratio
+DASHBOARD_FIGSIZE = (12.5, 6.4)  # inches; wide enough for a legend beside each panel
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (7, 3.4)) -> Axes:
     return plt.subplots(figsize=figsize)[1] if ax is None else ax
+
+
+def _legend_outside(ax: Axes, ncol: int = 1) -> None:
+    """A legend to the right of the axes: it never covers a marker drawn inside them."""
+    ax.legend(
+        fontsize=7, ncol=ncol, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0
+    )
 
 
 def _layer_colors(count: int) -> list:
@@ -63,7 +74,7 @@ def _per_layer_lines(
     _log_axis(ax)
     ax.set_xlabel("step")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, ncol=2 if len(layers) > 6 else 1, loc="upper right")
+        _legend_outside(ax)
     else:
         ax.text(0.5, 0.5, "nothing measured", transform=ax.transAxes, ha="center")
 
@@ -136,15 +147,16 @@ def plot_losses(losses: np.ndarray, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
     ax.set_title("Loss")
-    ax.legend(fontsize=7, loc="upper right")
+    _legend_outside(ax)
     return ax
 
 
 def plot_gradient_histograms(histograms: GradientHistograms, ax: Axes | None = None) -> Axes:
     """Per layer, the distribution of log10 |gradient element| (fraction per bin, step lines).
 
-    Exact zeros and layers without any gradient cannot be drawn on this axis: they are named in
-    the legend instead.
+    Exact zeros and layers without any gradient cannot be drawn on this axis: the legend gives
+    each layer's share of elements that are exactly 0 ("'linear1': 100% = 0") and names the
+    layers without a gradient (None).
     """
     ax = _axes(ax)
     edges = histograms.edges
@@ -157,23 +169,26 @@ def plot_gradient_histograms(histograms: GradientHistograms, ax: Axes | None = N
         total = histograms.counts[i].sum() + histograms.zeros[i] + histograms.non_finite[i]
         label = f"'{layer}'"
         if histograms.zeros[i]:
-            label += f" ({histograms.zeros[i] / total:.0%} exactly 0)"
+            label += f": {format_percent(histograms.zeros[i] / total)} = 0"
         if histograms.non_finite[i]:
-            label += f" ({histograms.non_finite[i] / total:.0%} inf/nan)"
+            label += f", {format_percent(histograms.non_finite[i] / total)} inf/nan"
         ax.step(
             centers, histograms.counts[i] / max(total, 1), where="mid", color=color, label=label
         )
     ax.set_xlabel("log10 |gradient element|")
     ax.set_ylabel("fraction of the layer's elements")
     ax.set_title("Gradient histogram per layer (last step)")
-    ax.legend(fontsize=7, ncol=2 if len(histograms.layers) > 6 else 1, loc="upper left")
+    _legend_outside(ax)
     ax.grid(True, alpha=0.3)
     return ax
 
 
 def plot_dashboard(run: DashboardRun, fig: Figure | None = None) -> np.ndarray:
-    """The dashboard's four panels: loss, gradient norms, update ratios, histograms (2 × 2)."""
-    fig = plt.figure(figsize=(11, 6.4)) if fig is None else fig
+    """The dashboard's four panels: loss, gradient norms, update ratios, histograms (2 × 2).
+
+    The left panels' legends sit in the gap between the columns, the right ones in the margin.
+    """
+    fig = plt.figure(figsize=DASHBOARD_FIGSIZE) if fig is None else fig
     axes = fig.subplots(2, 2)
     plot_losses(run.losses, axes[0, 0])
     plot_grad_norms(
@@ -190,5 +205,5 @@ def plot_dashboard(run: DashboardRun, fig: Figure | None = None) -> np.ndarray:
         state = "healthy"
     fig.suptitle(f"'{run.scenario}' ({state}), SGD lr = {run.lr:g}", fontsize=11)
     # fixed margins: tight_layout would measure every tick label and double the drawing time
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.91, wspace=0.22, hspace=0.38)
+    fig.subplots_adjust(left=0.06, right=0.85, bottom=0.08, top=0.91, wspace=0.42, hspace=0.38)
     return axes

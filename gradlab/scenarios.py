@@ -9,6 +9,7 @@ Used in notebooks/07_monitoring (the table walk-through and the live dashboard).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from gradlab.diagnosis import diagnose
 from gradlab.report import Report
 
 WIDTH = 32  # hidden units: big enough to show each problem, small enough to train in a blink
-DEPTH = 6  # hidden layers of the default MLP (Linear layers '0', '2', ..., '12' is the output)
+DEPTH = 6  # hidden layers of the default MLP: Linear layers 'linear1' ... 'linear6', then 'output'
 
 
 def he_init_(layer: nn.Linear) -> None:
@@ -43,28 +44,35 @@ def make_mlp(
     init: Callable[[nn.Linear], None] | None = he_init_,
     seed: int = 0,
 ) -> nn.Sequential:
-    """depth × (Linear, activation), then a Linear head; Linear layers are named '0', '2', ...
+    """depth × (Linear, activation), then a Linear head: depth + 1 Linear layers in all.
 
-    init=None keeps PyTorch's default init (uniform, std ≈ 1/sqrt(3·fan_in)).
+    Modules are named for a reader: 'linear1', 'relu1', 'linear2', ..., 'output' (the head), so
+    a report's "dead units after 'linear3'" is the third Linear layer. model[i] still indexes them
+    in order. init=None keeps PyTorch's default init (uniform, std ≈ 1/sqrt(3·fan_in)).
     """
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth must be an int >= 1 (hidden layers), got {depth!r}")
     torch.manual_seed(seed)
-    layers: list[nn.Module] = []
-    for i in range(depth):
-        layer = nn.Linear(in_features if i == 0 else WIDTH, WIDTH)
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for i in range(1, depth + 1):
+        layer = nn.Linear(in_features if i == 1 else WIDTH, WIDTH)
         if init is not None:
             init(layer)
-        layers += [layer, activation()]
+        function = activation()
+        layers[f"linear{i}"] = layer
+        layers[f"{type(function).__name__.lower()}{i}"] = function
     head = nn.Linear(WIDTH, num_classes)
     if init is not None:
         init(head)
-    return nn.Sequential(*layers, head)
+    layers["output"] = head
+    return nn.Sequential(layers)
 
 
 def make_dead_relu_mlp(in_features: int, num_classes: int, *, seed: int = 0) -> nn.Sequential:
-    """He-initialised ReLU MLP whose third Linear has bias -10: its units are (almost) always off."""
+    """He-initialised ReLU MLP whose third Linear ('linear3') has bias -10: its units are off."""
     model = make_mlp(in_features, num_classes, seed=seed)
     with torch.no_grad():
-        model[4].bias.fill_(-10.0)
+        model.linear3.bias.fill_(-10.0)
     return model
 
 
@@ -162,18 +170,19 @@ SCENARIOS: dict[str, Scenario] = {
             fixed=Setup(_he),
             fix="clean the data: drop or impute rows where torch.isfinite(x) is False",
             kind="non_finite",
-            layer="0",
+            layer="linear1",
         ),
         Scenario(
             "deep_sigmoid",
             "deep sigmoid",
             "early-layer gradient norms near zero",
-            "ten sigmoid layers with PyTorch's default init: each passes on at most 1/4",
-            broken=Setup(lambda n, k: make_mlp(n, k, activation=nn.Sigmoid, depth=10, init=None)),
-            fixed=Setup(lambda n, k: make_mlp(n, k, depth=10)),
+            "ten Linear layers with a sigmoid between each two and PyTorch's default init: the "
+            "sigmoid's slope is at most 1/4, and these weights do not make up for it",
+            broken=Setup(lambda n, k: make_mlp(n, k, activation=nn.Sigmoid, depth=9, init=None)),
+            fixed=Setup(lambda n, k: make_mlp(n, k, depth=9)),
             fix="ReLU activations with He init",
             kind="vanishing",
-            layer="0",
+            layer="linear1",
         ),
         Scenario(
             "too_large_init",
@@ -184,7 +193,7 @@ SCENARIOS: dict[str, Scenario] = {
             fixed=Setup(_he),
             fix="He init (nn.init.kaiming_normal_)",
             kind="exploding",
-            layer="0",
+            layer="linear1",
         ),
         Scenario(
             "unscaled_inputs",
@@ -195,18 +204,18 @@ SCENARIOS: dict[str, Scenario] = {
             fixed=Setup(_he),
             fix="standardise the inputs: (x - mean) / std over the training set",
             kind="large_activations",
-            layer="0",
+            layer="linear1",
         ),
         Scenario(
             "dead_relus",
             "dead ReLUs (bias -10)",
             "activations mostly zero",
-            "a large negative bias (-10) switches the ReLUs after the third layer off",
+            "a large negative bias (-10) switches the ReLUs after the third Linear layer off",
             broken=Setup(make_dead_relu_mlp),
             fixed=Setup(_he),
             fix="zero bias (He init), or LeakyReLU/GELU",
             kind="dead_units",
-            layer="4",
+            layer="linear3",
         ),
         Scenario(
             "detached",
@@ -228,7 +237,7 @@ SCENARIOS: dict[str, Scenario] = {
             fixed=Setup(_he),
             fix="lower the learning rate 50x (watch the update ratio settle near 1e-3)",
             kind="bad_update_ratio",
-            layer="12",
+            layer="output",
             in_table=False,
         ),
     )

@@ -34,17 +34,22 @@
 #   gradient histograms;
 # - use a live dashboard that trains a real model and diagnoses it while you watch.
 #
-# Every number the text quotes is printed by a cell next to it. The whole notebook runs in well
-# under a minute on a laptop CPU.
+# Every number the text quotes is printed by a cell next to it, and holds on any CPU. Training
+# runs round differently on different machines, so a few cells show one run's exact trajectory;
+# those say "on the machine these outputs were stored on", and the text states only what every
+# machine reproduces. The whole notebook runs in well under a minute on a laptop CPU.
 
 # %%
+import math
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn
 
 import gradlab
-from gradlab import dashboard, monitor_plots, quiz, scenarios, seed_monitor, widgets
+from gradlab import dashboard, formatting, monitor_plots, quiz, scenarios, seed_monitor, widgets
 from gradlab import widgets_monitoring
 from gradlab.data import load_digits_split
 
@@ -55,6 +60,8 @@ data = load_digits_split(seed=0)
 x, y = data.x_train[:128], data.y_train[:128]  # one batch of 128 digits, 64 pixels each
 loss_fn = nn.CrossEntropyLoss()
 print(f"batch: x {tuple(x.shape)}, y {tuple(y.shape)}, {data.num_classes} classes")
+blank = int((data.x_train == 0).all(dim=0).sum())
+print(f"pixels that are 0 in every training image: {blank} of {data.in_features}")
 
 # %% [markdown]
 # ## 1. A gradient monitor in twenty lines — and where it breaks
@@ -73,24 +80,26 @@ print(f"batch: x {tuple(x.shape)}, y {tuple(y.shape)}, {data.num_classes} classe
 # ```
 #
 # The tutorial monitor (`gradlab.seed_monitor.SeedGradientMonitor`) is that class as written
-# (plus a `remove()` for its hooks). Here it watches the tutorial's own example, a 10-layer
-# sigmoid MLP with PyTorch's default initialisation, and we check every number against plain
-# autograd:
+# (plus a `remove()` for its hooks). Here it watches the tutorial's own example, a sigmoid MLP
+# of ten `Linear` layers (nine hidden layers, each followed by a sigmoid, then the output layer)
+# with PyTorch's default initialisation. Its layers are named `linear1` ... `linear9` and
+# `output`, and we check every number against plain autograd:
 
 # %%
-deep_sigmoid = scenarios.make_mlp(64, 10, activation=nn.Sigmoid, depth=10, init=None)
+deep_sigmoid = scenarios.make_mlp(64, 10, activation=nn.Sigmoid, depth=9, init=None)
 seed_run = seed_monitor.run_seed_monitor(deep_sigmoid, x, y, loss_fn)
 by_autograd = seed_monitor.output_gradient_norms(deep_sigmoid, x, y, loss_fn)
+print(f"{len(seed_run.stats)} Linear layers")
 for name, stats in seed_run.stats.items():
-    print(f"layer '{name:>2}': mean ||dL/d output|| = {stats['mean']:.2e}")
+    print(f"layer '{name}': mean ||dL/d output|| = {stats['mean']:.1e}")
 matches = all(np.isclose(seed_run.stats[n]["mean"], v, rtol=1e-5) for n, v in by_autograd.items())
 print("matches autograd:", matches)
-first, last = seed_run.stats["0"]["mean"], seed_run.stats["20"]["mean"]
-print(f"last layer / first layer: {last / first:.1e}")
+first, last = seed_run.stats["linear1"]["mean"], seed_run.stats["output"]["mean"]
+print(f"last layer / first layer: {last / first:.0e}")
 
 # %% [markdown]
 # It works, and it already shows the problem of Chapter 2: the first layer receives about
-# $3 \times 10^{-10}$, about $3 \times 10^{8}$ times less than the last. Now the same monitor on a
+# $2 \times 10^{-9}$, about $4 \times 10^{7}$ times less than the last. Now the same monitor on a
 # model written the way torchvision writes ResNets, with `nn.ReLU(inplace=True)` and an in-place
 # shortcut `out += x`:
 
@@ -132,7 +141,7 @@ with gradlab.GradientMonitor(inplace_model) as monitor:
         loss = loss_fn(inplace_model(x), y)
         loss.backward()
         optimizer.step()
-print(f"loss after 50 steps: {loss.item():.3f}")
+print(f"loss after 50 steps: {loss.item():.1f} (it starts at {math.log(10):.1f} = ln 10)")
 print(monitor.report())
 
 # %% [markdown]
@@ -146,6 +155,41 @@ monitor_plots.plot_grad_norms(history["steps"], history["layer_grad_norm"], moni
 plt.show()
 
 # %% [markdown]
+# What does watching cost? The next cell times 200 steps of the same model bare, under a monitor
+# that records every step, and under one that records every 10th step. Timings depend on the
+# machine and on what else it runs: the numbers below are from the machine these outputs were
+# stored on, so run the cell to get yours.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+def seconds_per_step(every: int | None, steps: int = 200) -> float:
+    """Wall time of one SGD step of inplace_model, bare (every=None) or under a monitor."""
+    step_optimizer = torch.optim.SGD(inplace_model.parameters(), lr=0.03)
+    watcher = gradlab.GradientMonitor(inplace_model, every=every) if every else None
+    if watcher is not None:
+        watcher.__enter__()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step_optimizer.zero_grad()
+        loss_fn(inplace_model(x), y).backward()
+        step_optimizer.step()
+    elapsed = time.perf_counter() - start
+    if watcher is not None:
+        watcher.__exit__(None, None, None)
+    return elapsed / steps
+
+
+bare = min(seconds_per_step(None) for _ in range(3))
+for every in (1, 10):
+    watched = min(seconds_per_step(every) for _ in range(3))
+    print(f"every={every:<2}: {watched / bare:.2f}x the bare step ({bare * 1e3:.2f} ms)")
+
+# %% [markdown]
+# On a model this tiny a step is a fraction of a millisecond, so the hooks' fixed cost shows; on
+# a real model it is a small share of the step (the README's performance table: about 1.15x with
+# everything recorded on every step of a 20-layer MLP, 1.01–1.02x on every 10th). Recording every
+# 10th step costs less than every step, whatever the model.
+#
 # `gradlab.diagnose(model, (x, y), loss_fn)` is the one-batch version: one forward and backward
 # pass under a monitor, the same rules, nothing updated. That is what the next section uses.
 #
@@ -156,10 +200,10 @@ plt.show()
 # | signal | possible issue | broken model here | fix here |
 # |---|---|---|---|
 # | loss becomes `nan` | exploding gradients, bad data, unstable loss | one missing value (NaN) in the data | clean the data |
-# | early-layer gradient norms near zero | vanishing gradients | 10 sigmoid layers, default init | ReLU + He init |
-# | very large gradient norms | exploding gradients, too large a learning rate | weights of std 1 | He init |
+# | early-layer gradient norms near zero | vanishing gradients | 10 Linear layers with sigmoids, default init | ReLU + He init |
+# | very large gradient norms | exploding gradients, too large a learning rate | weights of std 1 (huge activations first) | He init |
 # | activations of huge magnitude | poor initialisation, missing normalisation | pixels fed as 0–255 | standardise the inputs |
-# | activations mostly zero | dead ReLU units | a bias of −10 in the third layer | zero bias (He init) |
+# | activations mostly zero | dead ReLU units | a bias of −10 in the third Linear layer | zero bias (He init) |
 # | gradients are `None` | detached graph, unused parameter | `.detach()` between body and head | remove it |
 #
 # `gradlab.scenarios` holds each row as data: a broken set-up, its fixed twin, and the finding
@@ -183,10 +227,19 @@ for name in scenarios.TABLE_SCENARIOS:
 # leaves no finding at all. (When a report has both, warnings are worth a look, errors are worth
 # a stop.)
 #
-# A report says more than its kind, and its order is the triage order: errors before warnings,
-# root causes (non-finite values, missing gradients, dead or saturated units) before what they
-# cause. Here is the full one for the dead-ReLU model: two errors, the dead units first, then the
-# vanishing gradient they *cause* below them — whose fix says to fix the dead units first.
+# The fixes in the last column are the subjects of the chapters between this one and Chapter 3:
+# initialisation (He, Xavier), normalisation (LayerNorm, BatchNorm), residual connections,
+# gradient clipping and learning-rate warmup. Chapters 4–6, which teach them, are coming; until
+# then the fix lines name the PyTorch call to use, and Chapter 3 shows why the scale of the
+# weights decides.
+#
+# A report says more than its kind, and its order is the triage order: root causes (a NaN in the
+# data, missing gradients, dead or saturated units, huge activations) before what they cause
+# (vanishing or exploding gradients, odd update ratios), errors before warnings. A NaN or inf
+# that *training* produced comes after the findings measured on the steps before it, and says it
+# is their consequence: NaN is where a problem ends, not where it starts. Here is the full report
+# for the dead-ReLU model: two errors, the dead units first, then the vanishing gradient they
+# *cause* below them — whose fix says to fix the dead units first.
 
 # %%
 print(scenarios.diagnose_scenario("dead_relus", x, y))
@@ -230,9 +283,16 @@ ratio_runs = {
 }
 for lr, run in ratio_runs.items():
     median = np.nanmedian(run.update_ratios)
-    start, end = (dashboard.format_value(v) for v in (run.losses[0], run.losses[-1]))
-    print(f"lr = {lr:<5}: median update ratio {median:.1e}, loss {start} -> {end}", end="")
-    print(f" after {len(run.losses)} steps")
+    start = formatting.format_number(run.losses[0])
+    if run.stopped_at is None:
+        end = f"{run.losses[-1]:.1f} after {len(run.losses)} steps"
+    elif run.stopped_at < 20:
+        end = "not finite before step 20"
+    else:
+        end = f"not finite at step {run.stopped_at}"
+    print(f"lr = {lr:<5}: median update ratio {median:.0e}, loss {start} -> {end}")
+per_layer = np.nanmedian(ratio_runs[1.5].update_ratios, axis=0)
+print(f"lr = 1.5  : lowest per-layer median ratio above 0.3: {bool(per_layer.min() > 0.3)}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
@@ -244,13 +304,24 @@ monitor_plots.plot_update_ratios(wild.recorded_steps, wild.update_ratios, wild.l
 axes[1].set_title("lr = 1.5")
 plt.show()
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+# The detail behind the plots (numbers from the machine these outputs were stored on).
+for lr, run in ratio_runs.items():
+    medians = ", ".join(f"{m:.1e}" for m in np.nanmedian(run.update_ratios, axis=0))
+    lowest = np.nanmin(run.update_ratios, axis=0).min()
+    print(f"lr = {lr:<5}: per-layer median ratios {medians}; lowest single step {lowest:.1e}")
+
 # %% [markdown]
 # - At `lr = 0.03` every layer sits at about $3 \times 10^{-3}$, just above the line, and the
-#   loss falls from 2.96 to 0.65.
-# - At `lr = 0.003` the ratio is ten times smaller and the loss is still above 2 after 100
-#   steps: a learning rate that is too low shows up here before the loss curve makes it obvious.
-# - At `lr = 1.5` each step rewrites more than half of every weight matrix (median 0.61), and
-#   the loss is `nan` by the eleventh step.
+#   loss falls from 2.96 to about 0.6 in 100 steps.
+# - At `lr = 0.003` the ratio is ten times smaller: every layer's median sits below the line. The
+#   ratio says "too low" from the first steps; the loss only says it over the whole run, by still
+#   being above 2 after 100 steps.
+# - At `lr = 1.5` the median ratio is about 0.6: a typical step rewrites well over half of a
+#   weight matrix. Every layer's median is above 0.3, hundreds of times the line, although single
+#   steps of some layers dip lower (to about 0.05 in the plot). The loss is not finite before step
+#   20 (where exactly depends on the machine's rounding).
 #
 # The ratios of different layers sit close together in a healthy network. A layer far below the
 # others is starved — usually by vanishing gradients — even when the learning rate is right.
@@ -259,11 +330,14 @@ plt.show()
 # ## 5. Gradient histograms per layer
 #
 # A norm squeezes a layer's gradient into one number. A histogram of $\log_{10}\lvert g\rvert$
-# over the layer's elements shows its whole spread, and exact zeros (dead units give those; they
-# cannot sit on a log axis, so the legend counts them). Three runs after 100 steps: healthy, the
-# deep sigmoid network, and the dead-ReLU network.
+# over the layer's elements shows its whole spread. Exact zeros cannot sit on a log axis, so the
+# legend gives each layer's share of them. A weight's gradient is (gradient at the unit's output)
+# × (its input), summed over the batch: a ReLU unit that is off for every example of the batch
+# gives its whole row of weights exactly 0, and as an input it zeroes a column of the next layer.
+# Three runs after 100 steps: healthy, the deep sigmoid network, and the dead-ReLU network.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 histogram_runs = {
     name: dashboard.compute_dashboard(name, steps=100)
     for name in ("healthy", "deep_sigmoid", "dead_relus")
@@ -272,17 +346,41 @@ fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
 for ax, (name, run) in zip(axes, histogram_runs.items(), strict=True):
     monitor_plots.plot_gradient_histograms(run.histograms, ax)
     ax.set_title(name)
+fig.subplots_adjust(wspace=0.75)
 plt.show()
 for name, run in histogram_runs.items():
     medians = ", ".join(f"{m:.2f}" for m in run.histograms.median_log10())
     print(f"{name:>12}: median log10|g| per layer (first to last): {medians}")
 
 # %% [markdown]
-# - **healthy**: every layer's gradients sit around $10^{-2}$; the histograms overlap.
+# The exact zeros, layer by layer, and the monitor's own dead-unit measure for the healthy run —
+# the share of each hidden layer's ReLU outputs that are $\le 0$, median over its last 20 steps
+# (the diagnosis warns at 90 %). Digits from the machine these outputs were stored on:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for name, run in histogram_runs.items():
+    zeros = run.histograms.zero_fraction()
+    shares = ", ".join(formatting.format_percent(z) if z else "none" for z in zeros)
+    print(f"{name:>12}: exactly 0 per layer (first to last): {shares}")
+off = np.nanmedian(histogram_runs["healthy"].fraction_dead[-20:, :-1], axis=0)
+shares = ", ".join(formatting.format_percent(v) for v in off)
+print(f"     healthy: ReLU outputs <= 0 per hidden layer: {shares}")
+
+# %% [markdown]
+# - **healthy**: every layer's gradients sit around $10^{-2}$; the histograms overlap. Its later
+#   layers still have a sizeable share of exact zeros (see the legend): a ReLU outputs 0 for
+#   about half of its inputs — the line above shows about half in every hidden layer — so with
+#   32 units some are off for all 64 examples of a batch, and their rows (and the columns they
+#   feed) get exactly 0. That is normal ReLU sparsity, not a problem: far from the 90 % at which
+#   the diagnosis warns. The first layer's few zeros (under 5 %, here and in the deep sigmoid
+#   network) have a plainer cause: 3 of the 64 pixels are 0 in every training image (the first
+#   cell counted them), and a weight whose input is always 0 gets no gradient.
 # - **deep sigmoid**: the histograms march left one layer at a time, from about $10^{-2}$ at the
-#   last layer to about $10^{-10}$ at the first — the vanishing gradient as a picture.
+#   output layer to about $10^{-9}$ at the first — the vanishing gradient as a picture.
 # - **dead ReLUs**: the first three layers have no histogram at all: every one of their gradient
-#   elements is exactly 0.
+#   elements is exactly 0. `linear4` is almost all zeros too: its inputs, the dead units after
+#   `linear3`, are all 0, so its weight gradient is exactly 0 and only its bias gets one.
 
 # %% [markdown]
 # ## 6. A live gradient dashboard
@@ -297,9 +395,14 @@ for name, run in histogram_runs.items():
 # - *deep sigmoid*: the gradient-norm panel fans out over many orders of magnitude and the loss
 #   stays near $\ln 10 \approx 2.30$. Apply the fix and the fan closes.
 # - *too-large init* and *too-high learning rate*: the run stops at the first non-finite loss, marked
-#   with an x; the report names the step and the layer where it started.
-# - *dead ReLUs*: after a few steps the first three layers get exactly zero gradient at most
+#   with an x in the loss and gradient-norm panels; the report leads with what went wrong first
+#   (huge activations, too-large updates) and names the step and layer where the numbers
+#   overflowed as its consequence.
+# - *dead ReLUs*: after a few steps `linear1`–`linear3` get exactly zero gradient at most
 #   steps — gaps in their lines, since 0 has no place on a log axis — and empty histograms.
+#
+# A new setting trains a new model, which takes a second or two: the dashboard says "training…"
+# until the new plots are drawn.
 # - *detached sub-module*: the loss still falls (the head learns), yet two layers show `None`.
 
 # %% tags=["nbval-ignore-output"]
@@ -307,12 +410,26 @@ dashboard_demo = widgets_monitoring.make_dashboard_demo(scenario="deep_sigmoid",
 widgets.show(dashboard_demo)
 
 # %% [markdown]
-# The dashboard's starting setting, and the fastest diverging one, as text:
+# The dashboard's starting setting, and the fastest diverging one, as text (the digits are from
+# the machine these outputs were stored on; the findings, their order and their layers are the
+# same on any machine):
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 print(widgets_monitoring.compute_dashboard_setting("deep_sigmoid", False, 100).summary())
 print()
 print(widgets_monitoring.compute_dashboard_setting("too_large_init", False, 100).summary())
+
+# %% [markdown]
+# Read the second report from the top: on the finite steps before the overflow the activations
+# are already huge from `linear2` on, the gradients and updates that follow from them are huge
+# too, and only then does a value overflow. The non-finite value is the last line of the story.
+# The findings in order:
+
+# %%
+for name in ("deep_sigmoid", "too_large_init"):
+    report = widgets_monitoring.compute_dashboard_setting(name, False, 100).report
+    print(f"{name}: " + " -> ".join(f"{f.kind} at '{f.layer}'" for f in report.findings))
 
 # %% [markdown]
 # ## 7. Knowledge check
@@ -337,7 +454,7 @@ questions = [
         ],
     ),
     quiz.Question(
-        prompt="Layer 1's gradient norm is 1e-9 of the last layer's in a 10-layer sigmoid MLP. "
+        prompt="Layer 1's gradient norm is 1e-8 of the last layer's in a 10-layer sigmoid MLP. "
         "Which finding and which fix?",
         choices=[
             "exploding: clip gradients",
@@ -348,7 +465,8 @@ questions = [
         answer=1,
         explanations=[
             "Nothing is large here; clipping only shrinks gradients further.",
-            "Each sigmoid layer passes on at most 1/4; ReLU with He init passes on about 1.",
+            "The sigmoid's slope is at most 1/4, and default-init weights do not make up for it; "
+            "ReLU with He init keeps the gradient's size about the same from layer to layer.",
             "The gradient is tiny, not missing: the graph is intact.",
         ],
     ),
@@ -368,7 +486,7 @@ questions = [
     ),
     quiz.Question(
         prompt="In a gradient histogram, the first three layers have no bars and the legend says "
-        "'100% exactly 0'. Which signal of the table is this?",
+        "'100% = 0' for each. Which signal of the table is this?",
         choices=["gradients are None", "activations mostly zero (dead ReLUs)", "loss becomes nan"],
         answer=1,
         explanations=[
@@ -394,14 +512,14 @@ questions = [
         choices=[
             "nothing: every=10 records the same numbers",
             "the nine steps in between are not recorded, so a spike or the first NaN between two "
-            "recorded steps is seen late, in exchange for almost no overhead",
+            "recorded steps is seen late, in exchange for less overhead per step",
             "the hooks stay on the model after the with-block",
         ],
         answer=1,
         explanations=[
             "Only every tenth step is measured; the others run with the hooks idle.",
-            "That is the trade-off: resolution in steps against cost per step (the README's "
-            "performance table gives the measured overhead of both).",
+            "That is the trade-off: resolution in steps against cost per step (section 2 measured "
+            "both on this machine).",
             "Hooks are removed on exit in both cases, also when the loop raises.",
         ],
     ),
@@ -417,8 +535,10 @@ print(f"{len(questions)} questions")
 #   `gradlab.GradientMonitor` hooks tensors instead and watches any model, every N steps, in
 #   bounded memory.
 # - `gradlab.diagnose(model, (x, y), loss_fn)` and `monitor.report()` apply the diagnosis table:
-#   each finding names a kind, a layer, its evidence and a fix. Fix the first layer where the
-#   problem starts; later layers often inherit it.
+#   each finding names a kind, a layer, its evidence and a fix. The report leads with the root
+#   cause; fix the first layer where the problem starts, since later layers often inherit it, and
+#   read a NaN as the end of a story that started earlier. Chapters 4–6 (coming) teach the fixes:
+#   initialisation, normalisation, residual connections, clipping and warmup.
 # - The update-to-data ratio should sit near $10^{-3}$: far above, lower the learning rate; far
 #   below in some layers only, look for vanishing gradients.
 # - Per-layer gradient histograms show what norms hide: a spread marching left (vanishing) or a

@@ -71,7 +71,7 @@ def test_too_large_init_diverges_within_a_few_steps() -> None:
     run = compute_dashboard("too_large_init", steps=50)
     assert run.stopped_at is not None and run.stopped_at < 10
     assert {"exploding", "non_finite"} <= run.report.kinds()
-    assert "exploded (inf)" in run.summary() or "nan" in run.summary()
+    assert "-> inf at step" in run.summary() or "-> nan at step" in run.summary()
 
 
 def test_fix_and_lr_override() -> None:

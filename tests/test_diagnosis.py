@@ -350,7 +350,7 @@ def test_standard_healthy_recipe_has_no_update_ratio_finding(name: str) -> None:
     assert not find(report, "bad_update_ratio"), str(report)
 
 
-def test_findings_are_sorted_errors_first_then_root_causes_then_forward_order() -> None:
+def test_findings_are_sorted_root_causes_first_then_errors_then_forward_order() -> None:
     model = make_mlp(nn.Sigmoid, depth=10, init=None)
     with GradientMonitor(model) as monitor:
         model(batch()[0]).sum().backward()
@@ -359,6 +359,7 @@ def test_findings_are_sorted_errors_first_then_root_causes_then_forward_order() 
         Finding("bad_update_ratio", "0", "warning", "", ""),
         Finding("vanishing", "0", "error", "", ""),
         Finding("exploding", "4", "warning", "", ""),
+        Finding("large_activations", "6", "warning", "", ""),
         Finding("saturation", "6", "error", "", ""),
         Finding("dead_units", "8", "error", "", ""),
         Finding("dead_units", "2", "error", "", ""),
@@ -373,11 +374,44 @@ def test_findings_are_sorted_errors_first_then_root_causes_then_forward_order() 
         ("error", "dead_units", "2"),
         ("error", "dead_units", "8"),
         ("error", "saturation", "6"),
-        ("error", "vanishing", "0"),
         ("warning", "saturation", "2"),
+        ("warning", "large_activations", "6"),  # a cause leads the exploding it causes
         ("warning", "exploding", "4"),
+        ("error", "vanishing", "0"),
         ("warning", "bad_update_ratio", "0"),
     ]
     # diagnose() sorts the same way: the dead units before the vanishing gradient they cause
     kinds = [f.kind for f in diagnose(negative_bias_mlp(), batch(), LOSS).errors]
     assert kinds == ["dead_units", "vanishing"], kinds
+
+
+def test_a_non_finite_value_from_training_follows_its_cause() -> None:
+    """Weights of std 1 (Chapter 7's too-large init): the activations are huge from layer 2 at
+    step 0 and overflow at the last layer a few steps later. The report leads with the cause and
+    names the non-finite layer as its consequence; a NaN in the data stays first."""
+    torch.manual_seed(0)
+    model = make_mlp(init=lambda layer: nn.init.normal_(layer.weight, std=1.0))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.03)
+    x, y = batch()
+    with GradientMonitor(model) as monitor:
+        for _ in range(20):
+            optimizer.zero_grad()
+            loss = LOSS(model(x), y)
+            loss.backward()
+            if not torch.isfinite(loss):
+                break
+            optimizer.step()
+    event = monitor.non_finite
+    assert event is not None and event.step >= 1  # finite steps come before it
+    report = monitor.report()
+    kinds = [f.kind for f in report.findings]
+    first = report.findings[0]
+    assert first.kind == "large_activations" and first.severity == "error", str(report)
+    names = monitor.layers
+    assert names.index(first.layer) < names.index(event.layer)  # it starts earlier in the net
+    consequence = report.findings[kinds.index("non_finite")]
+    assert consequence.layer == event.layer and "consequence" in consequence.evidence
+    assert all(f.severity == "warning" for f in report.findings[kinds.index("non_finite") + 1 :])
+    bad_data = x.clone()
+    bad_data[3, 5] = float("nan")
+    assert diagnose(make_mlp(), (bad_data, y), LOSS).findings[0].kind == "non_finite"

@@ -64,3 +64,35 @@ def test_dashboard_draws_broken_runs_without_warnings(name: str, recwarn) -> Non
     assert axes.shape == (2, 2)
     plt.gcf().canvas.draw()
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+@pytest.mark.parametrize("name", ["too_large_init", "too_high_lr"])
+def test_overflow_markers_are_not_under_any_legend(name: str) -> None:
+    """ "What to try" sends the learner to the x of a diverging run: no legend may cover it."""
+    axes = plot_dashboard(compute_dashboard(name, steps=100))
+    figure = plt.gcf()
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legends = [ax.get_legend().get_window_extent(renderer) for ax in axes.flat]
+    marked = 0
+    for ax in axes.flat:
+        for collection in ax.collections:
+            points = ax.transData.transform(np.asarray(collection.get_offsets(), dtype=float))
+            for x, y in points:
+                marked += 1
+                assert not any(box.contains(x, y) for box in legends), (ax.get_title(), x, y)
+    assert marked >= 2  # the loss panel and the gradient-norm panel each have an x
+
+
+@pytest.mark.parametrize("name", ["deep_sigmoid", "dead_relus"])
+def test_dashboard_legends_stay_inside_the_figure(name: str) -> None:
+    axes = plot_dashboard(compute_dashboard(name, steps=20))
+    figure = plt.gcf()
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    width = figure.bbox.width
+    boxes = [ax.get_legend().get_window_extent(renderer) for ax in axes.flat]
+    assert all(box.x1 <= width for box in boxes)  # nothing cut at the right edge
+    for row in axes:  # a left panel's legend ends before the right panel starts
+        left_legend = row[0].get_legend().get_window_extent(renderer)
+        assert left_legend.x1 < row[1].get_window_extent(renderer).x0

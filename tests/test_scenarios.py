@@ -8,7 +8,6 @@ import torch
 from gradlab.data import load_digits_split
 from gradlab.scenarios import SCENARIOS, TABLE_SCENARIOS, build, diagnose_scenario, get_scenario
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
