@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from gradlab.formatting import format_factor, format_magnitude
 from gradlab.history import NonFiniteEvent, Recording
 from gradlab.report import SEVERITIES, Finding, Report, Thresholds
 
@@ -228,9 +229,10 @@ def _vanishing(recording: Recording, medians: dict, limits: Thresholds) -> list[
                 span = top - low
                 per_layer = ratios[low] ** (1.0 / span)
                 evidence = (
-                    f"the gradient norm reaching '{names[layers[low]]}' is {ratios[low]:.1e} of "
-                    f"the largest (at '{names[layers[top]]}'): about x{per_layer:.2g} per layer "
-                    f"over {span} layer{'s' if span != 1 else ''}."
+                    f"the gradient norm reaching '{names[layers[low]]}' is "
+                    f"{format_magnitude(ratios[low])} of the largest (at '{names[layers[top]]}'): "
+                    f"about {format_factor(per_layer)} per layer over {span} "
+                    f"layer{'s' if span != 1 else ''}."
                 )
             else:
                 evidence = (
@@ -263,14 +265,16 @@ def _exploding(recording: Recording, medians: dict, limits: Thresholds) -> list[
             where = names[layers[high]]
             severities.append(severity)
             evidence.append(
-                f"the gradient norm reaching '{where}' is {growth[high]:.1e} times the one at the "
-                f"last layer '{names[layers[-1]]}'."
+                f"the gradient norm reaching '{where}' is {format_magnitude(growth[high])} times "
+                f"the one at the last layer '{names[layers[-1]]}'."
             )
     global_norm = float(medians["global_grad_norm"][0])
     severity = _severity(global_norm, limits.global_norm_warning, limits.global_norm_error)
     if severity:
         severities.append(severity)
-        evidence.append(f"median global gradient norm {global_norm:.3g} (above 100 is large).")
+        evidence.append(
+            f"median global gradient norm {format_magnitude(global_norm)} (above 100 is large)."
+        )
         if not where and np.isfinite(medians["layer_grad_norm"]).any():
             where = names[int(np.nanargmax(medians["layer_grad_norm"]))]
     if not evidence:
@@ -301,9 +305,9 @@ def _activations(recording: Recording, medians: dict, limits: Thresholds) -> lis
                 "large_activations",
                 names[first],
                 _severity(std[worst], limits.activation_std_warning, limits.activation_std_error),
-                f"output std {std[first]:.3g} at '{names[first]}' (first of {len(large)} layers "
-                f"above {limits.activation_std_warning:g}; largest {std[worst]:.3g} at "
-                f"'{names[worst]}').",
+                f"output std {format_magnitude(std[first])} at '{names[first]}' (first of "
+                f"{len(large)} layers above {limits.activation_std_warning:g}; largest "
+                f"{format_magnitude(std[worst])} at '{names[worst]}').",
                 "the init scale is too large or a normalization is missing: use He/Xavier init "
                 "and add LayerNorm/BatchNorm; standardize the inputs.",
             )
@@ -367,7 +371,8 @@ def _updates(recording: Recording, medians: dict, limits: Thresholds) -> list[Fi
                 "bad_update_ratio",
                 names[worst],
                 _severity(ratio[worst], warning, error),
-                f"update/data ratio {ratio[worst]:.1e} at '{names[worst]}' ({len(high)} of "
+                f"update/data ratio {format_magnitude(ratio[worst])} at '{names[worst]}' "
+                f"({len(high)} of "
                 f"{len(measured)} layers above {warning:g}, the output layer above {error:g}; "
                 "about 1e-3 is typical, and output layers and weights followed by BatchNorm "
                 "often run higher): each step rewrites a large part of the weights.",
@@ -383,7 +388,8 @@ def _updates(recording: Recording, medians: dict, limits: Thresholds) -> list[Fi
                 "bad_update_ratio",
                 names[worst],
                 "warning",
-                f"update/data ratio {ratio[worst]:.1e} at '{names[worst]}' ({len(low)} of "
+                f"update/data ratio {format_magnitude(ratio[worst])} at '{names[worst]}' "
+                f"({len(low)} of "
                 f"{len(measured)} layers below {limits.update_ratio_low_warning:g}): these "
                 "weights barely move.",
                 "raise the learning rate, or fix vanishing gradients (reported separately) "

@@ -400,10 +400,10 @@ print(f"     healthy: ReLU outputs <= 0 per hidden layer: {shares}")
 #   overflowed as its consequence.
 # - *dead ReLUs*: after a few steps `linear1`–`linear3` get exactly zero gradient at most
 #   steps — gaps in their lines, since 0 has no place on a log axis — and empty histograms.
-#
-# A new setting trains a new model, which takes a second or two: the dashboard says "training…"
-# until the new plots are drawn.
 # - *detached sub-module*: the loss still falls (the head learns), yet two layers show `None`.
+#
+# A new setting trains a new model, which takes a second or two: the dashboard clears the old
+# plots and says "training…" until the new ones are drawn.
 
 # %% tags=["nbval-ignore-output"]
 dashboard_demo = widgets_monitoring.make_dashboard_demo(scenario="deep_sigmoid", steps=100)
@@ -542,7 +542,8 @@ print(f"{len(questions)} questions")
 # - The update-to-data ratio should sit near $10^{-3}$: far above, lower the learning rate; far
 #   below in some layers only, look for vanishing gradients.
 # - Per-layer gradient histograms show what norms hide: a spread marching left (vanishing) or a
-#   layer of exact zeros (dead units).
+#   layer whose gradient is exactly 0 throughout (dead units on its way to the loss). Some exact
+#   zeros are normal in a ReLU network: units that happen to be off for a whole batch.
 #
 # **Next:** practise with [the Chapter 7 exercises](../exercises/07_monitoring.ipynb).
 #
