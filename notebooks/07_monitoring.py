@@ -295,7 +295,8 @@ per_layer = np.nanmedian(ratio_runs[1.5].update_ratios, axis=0)
 print(f"lr = 1.5  : lowest per-layer median ratio above 0.3: {bool(per_layer.min() > 0.3)}")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+fig, axes = plt.subplots(1, 2, figsize=(12.5, 3.4))
+fig.subplots_adjust(wspace=0.45)  # room for the left panel's legend
 good = ratio_runs[0.03]
 monitor_plots.plot_update_ratios(good.recorded_steps, good.update_ratios, good.layers, axes[0])
 axes[0].set_title("lr = 0.03")
@@ -315,13 +316,13 @@ for lr, run in ratio_runs.items():
 # %% [markdown]
 # - At `lr = 0.03` every layer sits at about $3 \times 10^{-3}$, just above the line, and the
 #   loss falls from 2.96 to about 0.6 in 100 steps.
-# - At `lr = 0.003` the ratio is ten times smaller: every layer's median sits below the line. The
-#   ratio says "too low" from the first steps; the loss only says it over the whole run, by still
-#   being above 2 after 100 steps.
+# - At `lr = 0.003` the ratio is ten times smaller: every layer's median sits below the line, and
+#   every hidden layer is below it from the very first step. The ratio says "too low" at once; the
+#   loss only says it over the whole run, by still being above 2 after 100 steps.
 # - At `lr = 1.5` the median ratio is about 0.6: a typical step rewrites well over half of a
 #   weight matrix. Every layer's median is above 0.3, hundreds of times the line, although single
-#   steps of some layers dip lower (to about 0.05 in the plot). The loss is not finite before step
-#   20 (where exactly depends on the machine's rounding).
+#   steps of some layers dip below 0.1 (see the plot). The loss becomes non-finite before step 20
+#   (at which step exactly depends on the machine's rounding).
 #
 # The ratios of different layers sit close together in a healthy network. A layer far below the
 # others is starved — usually by vanishing gradients — even when the learning rate is right.
@@ -342,11 +343,11 @@ histogram_runs = {
     name: dashboard.compute_dashboard(name, steps=100)
     for name in ("healthy", "deep_sigmoid", "dead_relus")
 }
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+fig, axes = plt.subplots(1, 3, figsize=(17, 3.6))
 for ax, (name, run) in zip(axes, histogram_runs.items(), strict=True):
     monitor_plots.plot_gradient_histograms(run.histograms, ax)
     ax.set_title(name)
-fig.subplots_adjust(wspace=0.75)
+fig.subplots_adjust(wspace=0.95)  # room for each panel's legend
 plt.show()
 for name, run in histogram_runs.items():
     medians = ", ".join(f"{m:.2f}" for m in run.histograms.median_log10())
