@@ -34,6 +34,11 @@ class MeasuredFactorTable:
     depths: tuple[int, ...]
     rows: tuple[MeasuredFactorRow, ...]
 
+    def ratio_range(self) -> tuple[float, float]:
+        """The smallest and largest measured / theory over every row and depth."""
+        ratios = [row.ratio(depth) for row in self.rows for depth in self.depths]
+        return min(ratios), max(ratios)
+
     def __str__(self) -> str:
         header = "factor | " + " | ".join(
             f"{d} layers: theory   measured  ratio" for d in self.depths

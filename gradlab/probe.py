@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradlab.activations import activation_derivative
-from gradlab.formatting import format_magnitude
+from gradlab.formatting import format_factor, format_magnitude, format_number
 from gradlab.models import activation_name, make_mlp
 from gradlab.monitor import register_gradient_hook
 
@@ -95,10 +95,20 @@ class GradientProbe:
             return float(np.prod(self.predicted_factors))
 
     @property
+    def usable_factors(self) -> np.ndarray:
+        """The measured factors that are finite and non-zero (where no gradient under- or overflowed)."""
+        factors = self.measured_factors
+        return factors[np.isfinite(factors) & (factors > 0)]
+
+    @property
     def typical_factor(self) -> float:
-        """The geometric mean of the measured factors: what one layer does, on average."""
-        with np.errstate(all="ignore"):
-            return float(self.total_measured ** (1.0 / self.depth))
+        """What one layer does to the gradient: the geometric mean of the usable measured factors.
+
+        Equal to total_measured^(1/depth) when no gradient underflowed to 0 or overflowed; otherwise
+        taken over the layers where both sides of the factor are finite and non-zero (nan if none).
+        """
+        usable = self.usable_factors
+        return _geometric_mean(usable) if usable.size else math.nan
 
     @property
     def predicted_grad_norms(self) -> np.ndarray:
@@ -108,66 +118,86 @@ class GradientProbe:
             return self.activation_grad_norms[-1] * np.append(above, 1.0)
 
     def summary(self) -> str:
-        """Three lines a learner reads: first-layer gradient, per-layer factor, total over depth."""
+        """Three lines a learner reads: the whole stack's factor, one layer's, and the prediction.
+
+        One number for the whole stack: the gradient reaching the network's input over the one
+        leaving the last layer (total_measured, the product of all `depth` factors).
+        """
+        layers = f"{self.depth} layer{'s' if self.depth > 1 else ''}"
+        total = self.total_measured
+        if math.isfinite(total) and total != 0:
+            total_text = f"{format_factor(total)} ({classify_gradient(total)})"
+        elif math.isnan(total):  # 0/0 or inf/inf: say what the input's gradient itself is
+            input_text = format_magnitude(self.input_grad_norm)
+            total_text = f"{format_factor(total)}, the input's gradient is {input_text}"
+        else:
+            total_text = format_factor(total)
+        usable = self.usable_factors.size
+        mean, note = "", ""
+        if usable == self.depth:
+            mean = f" (geometric mean of {usable} factor{'s' if usable > 1 else ''})"
+        elif usable:
+            mean = f" (geometric mean of the {usable} factors where no gradient is 0, inf or nan)"
+        else:
+            note = "; each layer's factor involves a gradient that is 0, inf or nan"
         slope = _geometric_mean(self.activation_slopes)
         gain = _geometric_mean(self.weight_gains)
+        parts = (
+            f"rms f'(z) {format_number(slope)} × gain(W) {format_number(gain)}"
+            " (geometric means over the layers)"
+            if math.isfinite(slope * gain)
+            else "n/a (needs each layer's .linear and .activation, and a finite forward pass)"
+        )
         return (
-            f"Gradient at the first layer's output: {format_magnitude(self.relative_grad_norms[0])}"
-            f" of the last layer's ({self.statuses[0]})\n"
-            f"Each layer multiplies by ~{format_magnitude(self.typical_factor)} "
-            f"(predicted f'(z) × gain(W) = {_predicted(slope)} × {_predicted(gain)}"
-            f" = {_predicted(slope * gain)})\n"
-            f"Through {self.depth} layer{'s' if self.depth > 1 else ''} (last output → input): "
-            f"measured ×{format_magnitude(self.total_measured)}, "
-            f"predicted {_predicted(self.total_predicted, '×')}"
+            f"Through {layers}, last layer's output → network input: measured {total_text}, "
+            f"predicted {_predicted(self.total_predicted)}\n"
+            f"Per layer: measured {format_factor(self.typical_factor)}{mean}, "
+            f"predicted {_predicted(slope * gain)}{note}\n"
+            f"Predicted per layer = {parts}"
         )
 
     def table(self) -> str:
-        """A readable per-layer table, first layer at the top."""
-        header = "   layer |    |dL/dh| |    |dL/dW| |   factor | predicted | status"
-        lines = [header]
+        """A readable per-layer table, first layer at the top (the one wording rule for 0/inf/nan)."""
+        rows = [("layer", "|dL/dh|", "|dL/dW|", "factor", "predicted", "status")]
         for i in range(self.depth):
-            lines.append(
-                f"{self.layer_names[i]:>8} | {_sci(self.activation_grad_norms[i])} | "
-                f"{_sci(self.weight_grad_norms[i], missing=self._weight_missing(i))} | "
-                f"{_fixed(self.measured_factors[i])} | "
-                f"{_fixed(self.predicted_factors[i], 9, missing='n/a')} | {self.statuses[i]}"
+            weight_norm = self.weight_grad_norms[i]
+            rows.append(
+                (
+                    self.layer_names[i],
+                    format_magnitude(self.activation_grad_norms[i]),
+                    "n/a"
+                    if math.isnan(weight_norm) and self._weight_missing(i)
+                    else format_magnitude(weight_norm),
+                    format_factor(self.measured_factors[i]),
+                    _predicted(self.predicted_factors[i]),
+                    self.statuses[i],
+                )
             )
+        widths = [max(len(row[column]) for row in rows) for column in range(5)]
+        lines = [
+            " | ".join(cell.rjust(width) for cell, width in zip(row[:5], widths, strict=True))
+            + f" | {row[5]}"
+            for row in rows
+        ]
         lines.append(
-            f"total over {self.depth} layers: measured {format_magnitude(self.total_measured)}, "
+            f"total over {self.depth} layer{'s' if self.depth > 1 else ''}: measured {format_factor(self.total_measured)}, "
             f"predicted {_predicted(self.total_predicted)}"
         )
         return "\n".join(lines)
 
-    def _weight_missing(self, index: int) -> str:
-        """How a nan |dL/dW| prints: 'n/a' for a layer without parameters, else 'nan'."""
-        return "n/a" if self.has_parameters and not self.has_parameters[index] else "nan"
+    def _weight_missing(self, index: int) -> bool:
+        """True when layer `index` has no parameters (its |dL/dW| prints 'n/a', not a value)."""
+        return bool(self.has_parameters) and not self.has_parameters[index]
 
 
-def _predicted(value: float, prefix: str = "") -> str:
-    """A prediction for printing: 'n/a' when it is undefined (nan), never 'exploded'."""
-    return "n/a" if math.isnan(value) else prefix + format_magnitude(value)
+def _predicted(value: float) -> str:
+    """A predicted factor for printing: 'n/a' when it is undefined (nan), never 'exploded'."""
+    return "n/a" if math.isnan(value) else format_factor(value)
 
 
 def _geometric_mean(values: np.ndarray) -> float:
     with np.errstate(all="ignore"):
         return float(np.exp(np.mean(np.log(values))))
-
-
-def _sci(value: float, width: int = 10, missing: str = "nan") -> str:
-    return (
-        f"{value:>{width}.2e}"
-        if math.isfinite(value)
-        else f"{'inf' if value > 0 else missing:>{width}}"
-    )
-
-
-def _fixed(value: float, width: int = 8, missing: str = "-") -> str:
-    return (
-        f"{value:>{width}.3f}"
-        if math.isfinite(value)
-        else f"{missing if math.isnan(value) else 'inf':>{width}}"
-    )
 
 
 def _norm(tensor: torch.Tensor | None) -> float:

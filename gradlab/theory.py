@@ -1,11 +1,16 @@
-"""Closed forms for gradient flow: the per-layer factor raised to the depth, and the sigmoid bound.
+"""Closed forms for gradient flow: the per-layer factor raised to the depth, the sigmoid bound,
+and float32's limits (where a gradient underflows to 0 or overflows to inf).
 
-Used in notebooks/01_chain_rule (the factor table) and notebooks/02_activations (0.25^L).
+Used in notebooks/00_start_here (1.1^50 is far from overflow), notebooks/01_chain_rule (the factor
+table, float32's range and digits) and notebooks/02_activations (0.25^L).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import torch
 
 from gradlab.activations import max_derivative
 from gradlab.formatting import format_magnitude
@@ -95,9 +100,58 @@ def factor_curves(factors: tuple[float, ...] = TABLE_FACTORS, max_depth: int = 5
     )
 
 
-def sigmoid_bound(depth: int) -> float:
-    """The most a gradient can keep through `depth` sigmoid layers with unit weights: 0.25^depth.
+def sigmoid_bound(depth: int, largest_stretch: float = 1.0) -> float:
+    """(0.25 × largest_stretch)^depth: the most a gradient keeps through `depth` sigmoid layers.
 
-    0.25 is σ'(0), the sigmoid's largest derivative, found by gradlab.activations, not typed in.
+    One backward step is Wᵀ(σ'(z) ⊙ g), so ‖step‖ ≤ σ_max(W) · max σ' · ‖g‖ with max σ' = σ'(0) =
+    0.25 (found by gradlab.activations, not typed in). A strict bound when every layer's largest
+    stretch σ_max(W) = ‖W‖₂ is at most `largest_stretch`. With the default 1 it is 0.25^depth: strict
+    for weights with ‖W‖₂ ≤ 1, but for random "unit-gain" weights (typical stretch 1, σ_max ≈ 2) only
+    the ceiling of the *typical* case, rms σ' × gain ≤ 0.25 per layer.
     """
-    return gradient_after_layers(max_derivative("sigmoid"), depth)
+    if largest_stretch < 0:
+        raise ValueError(f"largest_stretch must be >= 0 (it is ‖W‖₂); got {largest_stretch!r}")
+    return gradient_after_layers(max_derivative("sigmoid") * largest_stretch, depth)
+
+
+@dataclass(frozen=True)
+class FloatLimits:
+    """Where a floating-point format runs out: the numbers behind 'vanished (0)' and 'exploded'."""
+
+    largest: float  # above this a result overflows to inf
+    smallest_normal: float  # below this, fewer and fewer significant digits are kept
+    smallest_subnormal: float  # below about half of this, a result rounds to exactly 0
+    epsilon: float  # the gap between 1 and the next number: relative precision
+    significant_digits: float  # -log10(epsilon): decimal digits a number keeps
+
+
+def float_limits(dtype: torch.dtype = torch.float32) -> FloatLimits:
+    """The limits of a floating-point dtype, read from torch.finfo (float32 by default)."""
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point torch dtype; got {dtype!r}")
+    info = torch.finfo(dtype)
+    zero = torch.zeros((), dtype=dtype)
+    smallest_subnormal = float(torch.nextafter(zero, torch.ones((), dtype=dtype)))
+    return FloatLimits(
+        largest=float(info.max),
+        smallest_normal=float(info.smallest_normal),
+        smallest_subnormal=smallest_subnormal,
+        epsilon=float(info.eps),
+        significant_digits=-math.log10(info.eps),
+    )
+
+
+def layers_until_overflow(factor: float, dtype: torch.dtype = torch.float32) -> int:
+    """The fewest layers after which factor^layers exceeds the dtype's largest number (factor > 1).
+
+    A unit gradient multiplied by `factor` per layer overflows to inf after this many layers.
+    """
+    if not factor > 1:
+        raise ValueError(f"factor must be > 1 for the gradient to grow; got {factor!r}")
+    largest = float_limits(dtype).largest
+    layers = math.ceil(math.log(largest) / math.log(factor))
+    while gradient_after_layers(factor, layers) <= largest:  # guard the logarithms' rounding
+        layers += 1
+    while layers > 1 and gradient_after_layers(factor, layers - 1) > largest:
+        layers -= 1
+    return layers

@@ -1,7 +1,8 @@
 """Interactive demos: controls wired to a pure compute function and a plot_* that draws its result.
 
 Used in notebooks/01_chain_rule ("Deep Network Gradient Flow") and later chapters. Every setting
-a control allows gives a result: overflow is drawn and labelled 'exploded', never raised.
+a control allows gives a result: overflow is drawn and labelled 'exploded (inf/nan)', underflow
+to exactly 0 'vanished (0)', never raised.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def make_gradient_flow_demo(
 
     def render(depth: int, activation: str, weight_scale: float, init: str) -> str:
         probe = compute_gradient_flow(depth, activation, weight_scale, init)
-        plot_gradient_flow(probe, plt.subplots(figsize=(7, 3.6))[1])
+        plot_gradient_flow(probe)
         return probe.summary()
 
     return _wire(controls, render, "gradlab-gradient-flow")

@@ -19,10 +19,27 @@
 #
 # Training a deep network means sending a gradient backwards through every layer. Each layer
 # multiplies that gradient by a factor. When the factor sits a little below one, fifty layers
-# shrink the signal to almost nothing and the early layers stop learning (*vanishing gradients*).
-# When it sits a little above one, the same fifty layers blow it up until the numbers overflow
-# (*exploding gradients*).
+# shrink the signal to almost nothing ($0.9^{50} \approx 0.005$) and the early layers stop learning
+# (*vanishing gradients*). When it sits a little above one, the same fifty layers make it more
+# than a hundred times larger ($1.1^{50} \approx 117$; at 1.5 per layer, $6.4 \times 10^{8}$)
+# and the early layers take steps far too large (*exploding gradients*). Those numbers are still
+# finite: float32 only overflows past about $3.4 \times 10^{38}$, which at a factor of 1.5 takes
+# more than 200 layers. A gradient does not have to overflow to wreck training; when a run does
+# end in `inf` or `nan`, that is the last stage of an explosion, not the first.
 #
+# The grey box below is a code cell that computes these numbers; its result is shown under it.
+# (The next section shows how to run cells yourself.)
+
+# %%
+from gradlab import theory
+from gradlab.formatting import format_number
+
+for factor in (0.9, 1.1, 1.5):
+    print(f"{factor}^50 = {format_number(theory.gradient_after_layers(factor, 50))}")
+print(f"float32 overflows above {format_number(theory.float_limits().largest)}")
+print(f"at 1.5 per layer a gradient gets there after {theory.layers_until_overflow(1.5)} layers")
+
+# %% [markdown]
 # This course is about that one multiplication. You will:
 #
 # - see why it happens, straight from the chain rule;
@@ -86,9 +103,19 @@ make_widget_selftest()
 # | 7 | [Monitoring and diagnosis](07_monitoring.ipynb) | Watch any model with `GradientMonitor`, diagnose NaN, vanishing, exploding, dead and detached layers, read update ratios and gradient histograms in a live dashboard | [07](../exercises/07_monitoring.ipynb) |
 # | 8 | Advanced analysis — *coming* | Gradient noise, covariance and curvature | |
 #
-# Read the chapters in order: each one builds on the measurements of the one before (Chapter 7
-# can be read right after Chapter 3 while 4–6 are being written). Every chapter
-# ends with links to the previous and the next chapter and to its exercises.
+# Read the chapters in order: each one builds on the measurements of the one before. Chapters
+# 4–6 and 8 are still being written; Chapter 7 can be read right after Chapter 3. Until the fixes
+# get their own chapters, this is where the course touches them:
+#
+# - **Initialization**: Chapter 1's widget and Chapter 2's tables compare Xavier, He and plain
+#   `randn` weights; Chapter 3 builds orthogonal weights. Chapter 7 applies He init as the fix for
+#   two of its broken models and checks that it works.
+# - **Normalization, residual connections, gradient clipping**: not taught yet. Chapter 7's
+#   diagnosis names them in the fixes it suggests (LayerNorm/BatchNorm or residual connections for
+#   vanishing gradients, `torch.nn.utils.clip_grad_norm_` for exploding ones), and its monitor's
+#   report can check a clipping threshold you use; Chapters 4–6 will explain why each one works.
+#
+# Every chapter ends with links to the previous and the next chapter and to its exercises.
 
 # %% [markdown]
 # ## Exercises and grading

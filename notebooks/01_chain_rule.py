@@ -33,7 +33,7 @@
 # %%
 import torch
 
-from gradlab import factor_measurement, plots, probe, quiz, theory, widgets
+from gradlab import factor_measurement, plots, probe, quiz, spectral, theory, widgets
 from gradlab.activations import activation_derivative, max_derivative
 from gradlab.models import make_mlp
 
@@ -76,11 +76,14 @@ print(table)
 # - A factor of 0.9 looks harmless, yet after 50 layers only about half a percent of the
 #   gradient is left.
 # - Halving per layer wipes out the signal: after 50 layers it is around $10^{-15}$. Float32 can
-#   still store that (down to about $10^{-38}$), but added to weights of size ~0.1 an update this
-#   small changes nothing: float32 keeps only about 7 significant digits.
+#   still store that (its normal numbers reach down to about $10^{-38}$; below that it keeps fewer
+#   and fewer digits down to $1.4 \times 10^{-45}$, and anything smaller becomes exactly 0). But
+#   added to weights of size ~0.1 an update this small changes nothing: float32 keeps only about 7
+#   significant digits. The cell after the plot checks these numbers.
 # - On the exploding side, 1.5 per layer over 50 layers gives about $6.4 \times 10^{8}$.
 #   (Some texts round this entry to "$\sim 10^8$"; the exact value is more than six times
-#   larger, as the cell below checks.)
+#   larger.) Large, but nowhere near float32's largest number, about $3.4 \times 10^{38}$: a
+#   gradient explodes long before it overflows.
 
 # %% [markdown]
 # Drawn over every depth from 0 to 50, the rows fan out from 1: only the thick line at factor 1
@@ -90,8 +93,15 @@ print(table)
 _ = plots.plot_factor_curves(theory.factor_curves(max_depth=50))
 
 # %%
+float32 = theory.float_limits(torch.float32)
 print(f"0.9^50 = {table.value(0.9, 50):.4f}   0.5^50 = {table.value(0.5, 50):.1e}")
 print(f"1.5^50 = {table.value(1.5, 50):.3e}, which is {table.value(1.5, 50) / 1e8:.1f} x 1e8")
+print(f"float32's largest number:    {float32.largest:.1e}")
+print(f"its smallest normal number:  {float32.smallest_normal:.1e}")
+print(f"its smallest number of all:  {float32.smallest_subnormal:.1e} (anything smaller becomes 0)")
+print(f"its significant digits:      {float32.significant_digits:.1f}")
+weight = torch.tensor(0.1)  # a float32 weight
+print("0.1 + 0.5^50 == 0.1 in float32:", bool(weight + table.value(0.5, 50) == weight))
 
 # %% [markdown]
 # ### Measured on real networks
@@ -103,15 +113,23 @@ print(f"1.5^50 = {table.value(1.5, 50):.3e}, which is {table.value(1.5, 50) / 1e
 # layers, run one real forward and backward pass on a random batch, and divide the gradient
 # that reaches the input by the gradient that reached the last layer.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 measured = factor_measurement.measure_factor_table()
 print(measured)
 
 # %% [markdown]
-# The ratio column compares measurement with $r^L$. Across twenty-odd orders of magnitude the
-# two agree within a few tens of percent: the per-layer factor really is the whole story at
-# initialisation. The small shortfall comes from randomness — each layer's factor is only
-# $r$ *on average*, and fluctuations compound over depth.
+# The ratio column compares measurement with $r^L$. (The last digits of the 50-layer columns
+# come out slightly different from one CPU to another: fifty layers of float rounding add up.)
+# Over all rows:
+
+# %%
+lowest, highest = measured.ratio_range()
+print(f"measured / theory: between {lowest:.1f} and {highest:.1f} in every row")
+
+# %% [markdown]
+# Across twenty-odd orders of magnitude the two agree within a few tens of percent: the per-layer
+# factor really is the whole story at initialisation. The small shortfall comes from randomness —
+# each layer's factor is only $r$ *on average*, and fluctuations compound over depth.
 
 # %% [markdown]
 # ## 2. Inside one layer: what the factor is made of
@@ -130,8 +148,9 @@ print(measured)
 # | weight transpose | $W_l^{\top}$ | mixes the units' shares back into the layer below |
 #
 # So the per-layer factor is roughly *(typical size of $f'$) × (gain of $W$)*, where the gain of a
-# random matrix is $\operatorname{std}(W)\sqrt{\text{fan-in}}$. You control both: the activation
-# through your choice of $f$, and the weights through initialisation.
+# random matrix is $\operatorname{std}(W)\sqrt{\text{fan-in}}$: how much $W^{\top}$ stretches a
+# *typical* vector. You control both: the activation through your choice of $f$, and the weights
+# through initialisation.
 #
 # Writing the backward step by hand is the lesson here, so we do it once and check it against
 # PyTorch's autograd:
@@ -148,23 +167,51 @@ by_hand = (activation_derivative("sigmoid", z.detach()).float() * upstream) @ la
 print("hand-written backward matches autograd:", torch.allclose(by_hand, by_autograd, atol=1e-6))
 
 # %% [markdown]
-# The sigmoid's derivative is at most:
+# ### The sigmoid's ceiling, typical and worst case
+#
+# The sigmoid's derivative is at most 0.25 (at $x = 0$). How far does that cap a layer's factor?
+# It depends on which size of $W$ you mean. The gain is the *typical* stretch; some directions are
+# stretched more, and the most any vector can be stretched is the largest singular value
+# $\sigma_{\max}(W) = \lVert W \rVert_2$. For a random square matrix that is about twice the gain
+# (Chapter 3 shows why). Here are both for the first weight matrix of an 8-layer sigmoid network
+# with Xavier initialisation (64 units, "unit gain"; the network measured layer by layer below):
 
 # %%
+sigmoid_net = make_mlp(depth=8, width=64, activation="sigmoid", init="xavier", seed=0)
+first_weight = sigmoid_net.layers[0].linear.weight.detach()
+gain = float(first_weight.std() * first_weight.shape[1] ** 0.5)
+largest = spectral.largest_singular_value(first_weight)
 print(f"max sigmoid'(x) = {max_derivative('sigmoid'):.4f}")
-print(f"so with unit-gain weights, 10 sigmoid layers keep at most {theory.sigmoid_bound(10):.2e}")
+print(f"gain(W) = {gain:.2f}, sigma_max(W) = {largest:.2f}")
+print(f"typical case, 10 layers: at most 0.25^10 = {theory.sigmoid_bound(10):.1e}")
+strict = theory.sigmoid_bound(10, largest_stretch=largest)
+print(f"strict bound, 10 layers: (0.25 x {largest:.2f})^10 = {strict:.1e}")
 
 # %% [markdown]
-# That ceiling of 0.25 means a sigmoid layer with unit-gain weights shrinks the gradient at
-# least fourfold; ten of them keep less than a millionth. Chapter 2 takes activations apart in
-# detail.
+# Two different statements, and both matter:
+#
+# - **Typical case.** A random gradient is stretched by about the gain, and each unit's share is
+#   scaled by at most 0.25, so with unit-gain weights a sigmoid layer typically keeps at most about
+#   a quarter of the gradient; ten of them, about $0.25^{10} \approx 10^{-6}$ or less. This is
+#   what you will measure below.
+# - **Strict bound.** $\lVert W^{\top}(f' \odot g)\rVert \le \sigma_{\max}(W) \cdot 0.25 \cdot
+#   \lVert g \rVert$ always holds, so $0.25^{L}$ is a guaranteed ceiling only when every
+#   $\lVert W \rVert_2 \le 1$. With these unit-gain weights ($\sigma_{\max} \approx 1.9$) all it
+#   guarantees is about 0.47 per layer, $(0.25\,\sigma_{\max})^{10} \approx 5 \times 10^{-4}$ over
+#   ten layers: over five hundred times more than the typical case.
+#
+# Chapter 2 takes activations apart in detail, and Chapter 3 returns to the typical stretch and
+# $\sigma_{\max}$.
 #
 # ### Measured, layer by layer
 #
 # `gradlab.probe` runs one real backward pass and reports, for every layer, the gradient that
 # reached its output, the gradient of its weights, the measured factor (gradient below ÷
 # gradient above), the prediction $\operatorname{rms} f'(z_l) \times \operatorname{gain}(W_l)$, and
-# a status. Here is an 8-layer sigmoid network with Xavier initialisation:
+# a status. The status compares the layer's gradient with the last layer's: *healthy* from 0.1 to
+# 10 times it, *small* down to $10^{-3}$, *very small* down to $10^{-6}$, *vanished* below that or
+# exactly 0; *large* from 10 times, *exploded* from $10^{4}$ times — a label for "far too large",
+# not a float32 overflow — or when it is inf/nan. Here is the 8-layer sigmoid network from above:
 
 # %%
 sigmoid_probe = probe.measure_gradient_flow(8, "sigmoid", 1.0, "xavier")
@@ -182,26 +229,47 @@ print(relu_probe.table())
 # ## 3. Interactive: deep network gradient flow
 #
 # Drag the sliders. Every move builds a fresh network with those settings and runs one real
-# forward and backward pass through it; the plot shows the gradient reaching each layer (log
-# scale, coloured by status) with the prediction as a dashed line, and the text below it gives the
-# per-layer factor and the total change over the depth, measured beside predicted.
+# forward and backward pass through it. The plot shows the gradient reaching each layer's output
+# (log scale, coloured by status) with the prediction as a dashed line. Its axis always spans at
+# least three powers of ten either side of the last layer's gradient, so a level line means a
+# healthy network. A gradient that underflowed to exactly 0 cannot sit on a log axis: it is marked
+# ▼ on the bottom edge, *vanished (0)*; one that overflowed to inf or nan is marked × on the top
+# edge, *exploded (inf/nan)*.
+#
+# The text below the plot gives one number for the whole stack — the gradient reaching the
+# network's input divided by the one leaving the last layer, measured and predicted — then the
+# per-layer factor (the geometric mean of the layers' factors) and what the prediction is made of.
 #
 # **What to try**
 # - Start at 8 sigmoid layers and watch the gradient fade towards the input.
-# - Switch to `relu` with `he` init: the line goes flat.
+# - Switch to `relu` with `he` init: the line is level, a gradient highway.
 # - With `relu`/`he`, push the weight scale above 1: the line tilts the other way.
-# - Choose `normal` init (plain `randn` weights, no scaling by fan-in) and raise the depth: the
-#   gradient overflows and the layers are marked *exploded*.
+# - Choose `tanh`, `xavier` and weight scale 0.1, and raise the depth to 50: each layer keeps about
+#   a tenth, the gradient falls below float32's smallest number, and the first layers get exactly
+#   0 (▼).
+# - Choose `relu` with `normal` init (plain `randn` weights, no scaling by fan-in): each layer
+#   multiplies the gradient by more than 5, so from depth 7 on the first layer's gradient is
+#   labelled *exploded*. Those gradients are still finite numbers. Only at depth 50 does float32
+#   overflow: the network's output becomes nan, and so does every gradient (×).
 
 # %% tags=["nbval-ignore-output"]
 demo = widgets.make_gradient_flow_demo(depth=8, activation="sigmoid", weight_scale=1.0)
 widgets.show(demo)
 
 # %% [markdown]
-# The widget's starting setting, as text (so the course's tests can check it):
+# The same readout for the settings in the list above, as text you can compare with what you saw:
 
 # %%
-print(widgets.compute_gradient_flow(8, "sigmoid", 1.0, "xavier").summary())
+for setting in [
+    (8, "sigmoid", 1.0, "xavier"),
+    (8, "relu", 1.0, "he"),
+    (8, "relu", 1.5, "he"),
+    (50, "tanh", 0.1, "xavier"),
+    (8, "relu", 1.0, "normal"),
+    (50, "relu", 1.0, "normal"),
+]:
+    print("depth {}, {}, weight scale {}, {} init:".format(*setting))
+    print(widgets.compute_gradient_flow(*setting).summary(), end="\n\n")
 
 # %% [markdown]
 # ## 4. Quick check
@@ -228,17 +296,25 @@ quick_check = quiz.Question(
     ],
 )
 widgets.show(quiz.make_quiz([quick_check]))
-print(f"0.3^15 = {answer:.2e}")
 
 # %% [markdown]
 # ## Summary
 #
 # - The gradient reaching layer $l$ is a product of one Jacobian per layer above it, so its size
 #   behaves like (per-layer factor)$^{\text{depth}}$.
-# - One layer's factor is about (size of $f'$) × (gain of $W$): the activation and the
-#   initialisation set it.
-# - Factors below 1 make early layers learn nothing (vanishing); above 1 they make training blow
-#   up (exploding). Healthy deep networks keep the factor near 1.
+# - One layer's factor is about (rms of $f'$) × (gain of $W$): the activation and the
+#   initialisation set it. That is the *typical* case; the strict bound uses the largest stretch
+#   $\sigma_{\max}(W)$ instead of the gain, about twice as large for random weights. So
+#   $0.25^{L}$ is what unit-gain sigmoid layers typically keep at most, and a guaranteed ceiling
+#   only when every $\lVert W\rVert_2 \le 1$.
+# - Factors below 1 make early layers learn little or nothing (vanishing), down to an exact 0 once
+#   the gradient falls below float32's smallest number; above 1 they make the early layers' steps
+#   far too large (exploding) long before float32 overflows. Healthy deep networks keep the factor
+#   near 1.
+# - Which fixes keep it near 1? Here you tried two: the activation (ReLU instead of sigmoid) and
+#   the initialisation (He for ReLU). Chapter 2 compares activations and initialisations in
+#   depth. Chapters 4–6 (initialisation, residual connections, gradient clipping) are still being
+#   written; until then, Chapter 7's diagnosis names the fix for each problem it finds.
 #
 # **Next:** practise with [the Chapter 1 exercises](../exercises/01_chain_rule.ipynb), then go on.
 #

@@ -91,8 +91,9 @@ check_close(
 
 # %% [markdown]
 # **Exercise 1.3 (2 points) — the sigmoid bound.** The sigmoid's derivative is never larger than
-# its value at 0. With unit weights, each sigmoid layer can therefore keep at most that fraction of
-# the gradient. Store the largest fraction that can survive **10** sigmoid layers in
+# its value at 0. If no weight matrix stretches any vector ($\lVert W \rVert_2 \le 1$, for example
+# an orthogonal matrix), each sigmoid layer can therefore keep at most that fraction of the
+# gradient. Store the largest fraction that can survive **10** such sigmoid layers in
 # `sigmoid_bound_10`. (First work out $\sigma'(0)$ from $\sigma'(x) = \sigma(x)\,(1 - \sigma(x))$.)
 
 # %%
@@ -313,11 +314,13 @@ questions = [
         ],
     ),
     quiz.Question(
-        prompt="With unit weights, at most how much of the gradient survives 10 sigmoid layers?",
+        prompt="If no weight matrix stretches any vector (‖W‖₂ ≤ 1), at most how much of the "
+        "gradient survives 10 sigmoid layers?",
         choices=[f"{bound_10:.1e}", "0.25", f"{0.25 * 10:.1f}"],
         answer=0,
         explanations=[
-            f"0.25^10 = {bound_10:.2e}: under a millionth, before the weights even count.",
+            f"0.25^10 = {bound_10:.2e}: under a millionth. Random unit-gain weights stretch some "
+            "directions by about 2, so for them this is the typical case, not a guarantee.",
             "That is one layer's bound; ten layers multiply it ten times.",
             "Factors multiply, they do not add.",
         ],
@@ -365,7 +368,8 @@ questions = [
         choices=[f"about {measured_ratio:.0e}", "about 0.5", "about 1"],
         answer=0,
         explanations=[
-            f"The probe measured {measured_ratio:.1e} after ten sigmoid layers.",
+            f"The probe measured {measured_ratio:.1e}: the nine layers above the first one each "
+            "shrink it.",
             "That would be a single layer's worth of shrinking.",
             "That would be a healthy network; sigmoid layers shrink the gradient a lot.",
         ],

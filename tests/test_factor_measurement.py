@@ -27,4 +27,13 @@ def test_vanishing_and_exploding_rows_move_the_right_way(table):
 
 def test_table_prints_theory_and_measurement(table):
     text = str(table)
-    assert "117.39" in text and "ratio" in text
+    assert "117" in text and "6.4e+08" in text and "ratio" in text
+
+
+def test_ratio_range_is_what_the_chapter_prints(table):
+    lowest, highest = table.ratio_range()
+    ratios = [row.ratio(d) for row in table.rows for d in table.depths]
+    assert (lowest, highest) == (min(ratios), max(ratios))
+    # printed as 'between 0.7 and 1.0': both far from a rounding boundary (x.x5) on any CPU
+    assert f"{lowest:.1f}" == "0.7" and abs(lowest * 10 % 1 - 0.5) > 0.1
+    assert f"{highest:.1f}" == "1.0" and abs(highest * 10 % 1 - 0.5) > 0.1

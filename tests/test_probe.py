@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gradlab.formatting import format_number
 from gradlab.models import make_mlp
 from gradlab.probe import (
     STATUSES,
@@ -176,7 +177,9 @@ def test_undefined_prediction_prints_na_not_exploded():
     assert table.splitlines()[2].split("|")[2].strip() == "n/a"  # the ReLU has no weights
     assert table.splitlines()[1].split("|")[4].strip() == "n/a"  # no .linear/.activation
     assert table.endswith("predicted n/a")
-    assert summary.endswith("predicted n/a")
+    first, per_layer, parts = summary.splitlines()
+    assert first.endswith("predicted n/a") and per_layer.endswith("predicted n/a")
+    assert parts.startswith("Predicted per layer = n/a")
     assert set(probe.statuses) <= set(STATUSES) - {"exploded"}
 
 
@@ -206,3 +209,29 @@ def test_layer_not_in_forward_is_an_error():
 )
 def test_classify_gradient(relative, status):
     assert classify_gradient(relative) == status
+
+
+def test_typical_factor_is_the_per_layer_root_of_the_total_when_nothing_underflows():
+    probe = measure_gradient_flow(8, "sigmoid", 1.0, "xavier")
+    assert probe.usable_factors.size == 8
+    assert probe.typical_factor == pytest.approx(probe.total_measured ** (1 / 8), rel=1e-9)
+
+
+def test_typical_factor_skips_layers_whose_gradient_underflowed():
+    probe = measure_gradient_flow(50, "tanh", 0.1, "xavier")  # layers 1-8 underflow to 0
+    assert probe.total_measured == 0
+    assert 30 <= probe.usable_factors.size < 50
+    assert probe.typical_factor == pytest.approx(0.1, rel=0.1)  # what each layer really does
+    assert "measured vanished (0)" in probe.summary()
+    assert "total over 50 layers: measured vanished (0)" in probe.table()
+
+
+def test_summary_gives_one_number_for_the_whole_stack():
+    probe = measure_gradient_flow(8, "sigmoid", 1.0, "xavier")
+    first, per_layer, parts = probe.summary().splitlines()
+    assert first.startswith("Through 8 layers, last layer's output → network input: measured ×")
+    assert "first layer's output" not in probe.summary()  # no second 'first layer' number
+    total = f"×{format_number(probe.total_measured)}"
+    assert f"measured {total} (very small)" in first
+    assert f"measured ×{format_number(probe.typical_factor)} (geometric mean of 8" in per_layer
+    assert parts.startswith("Predicted per layer = rms f'(z) ")

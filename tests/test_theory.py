@@ -1,10 +1,13 @@
 """gradlab.theory: the factor table of Chapter 1 and the sigmoid bound."""
 
 import pytest
+import torch
 
 from gradlab.theory import (
+    float_limits,
     gradient_after_layers,
     layer_factor_table,
+    layers_until_overflow,
     sigmoid_bound,
 )
 
@@ -49,3 +52,45 @@ def test_table_prints_every_row():
     for factor in ("0.9", "0.5", "1.0", "1.1", "1.5"):
         assert factor in text
     assert "117" in text and "6.4e+08" in text
+
+
+@pytest.mark.parametrize("factor", [1.1, 1.5, 2.0, 5.9, 1e10])
+def test_layers_until_overflow_is_the_first_depth_past_float32(factor):
+    largest = float(torch.finfo(torch.float32).max)
+    layers = layers_until_overflow(factor)
+    assert factor**layers > largest
+    assert factor ** (layers - 1) <= largest
+    # and float32 itself agrees: the product really becomes inf at that depth, not before
+    steps = torch.full((layers,), factor, dtype=torch.float32)
+    assert torch.isinf(torch.cumprod(steps, 0)[-1])
+    assert torch.isfinite(torch.cumprod(steps, 0)[-2]) if layers > 1 else True
+
+
+def test_layers_until_overflow_rejects_shrinking_factors():
+    with pytest.raises(ValueError, match="factor must be > 1"):
+        layers_until_overflow(1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_float_limits_against_torch_finfo_and_arithmetic(dtype):
+    limits = float_limits(dtype)
+    info = torch.finfo(dtype)
+    assert limits.largest == float(info.max)
+    assert limits.smallest_normal == float(info.smallest_normal)
+    assert limits.epsilon == float(info.eps)
+    tiny = torch.tensor(limits.smallest_subnormal, dtype=dtype)
+    assert float(tiny) > 0 and float(tiny / 2) == 0  # nothing smaller survives
+    one = torch.tensor(1.0, dtype=dtype)
+    assert bool(one + limits.epsilon > one) and bool(one + limits.epsilon / 4 == one)
+
+
+def test_float_limits_rejects_integer_dtypes():
+    with pytest.raises(ValueError, match="floating-point"):
+        float_limits(torch.int32)
+
+
+def test_sigmoid_bound_with_a_largest_stretch():
+    assert sigmoid_bound(10, 2.0) == pytest.approx(0.5**10)
+    assert sigmoid_bound(3, 1.0) == sigmoid_bound(3)
+    with pytest.raises(ValueError, match="largest_stretch"):
+        sigmoid_bound(3, -1.0)
