@@ -22,16 +22,18 @@ from gradlab.activations import (
     activation_value,
     check_activation,
     max_derivative,
+    negative_slope,
     saturation_zone,
 )
+from gradlab.formatting import format_number
 
 DEFAULT_THRESHOLD = 0.05
 THRESHOLDS: dict[str, float] = {name: DEFAULT_THRESHOLD for name in ACTIVATIONS} | {"tanh": 0.1}
 
 # One line per activation on what it does to gradients (the numbers are checked in the tests).
 GRADIENT_NOTES: dict[str, str] = {
-    "sigmoid": "f' is at most 0.25 (at x = 0): every layer shrinks the gradient at least 4x, "
-    "and far less passes once |x| is large.",
+    "sigmoid": "f' is at most 0.25 (at x = 0): the gate passes at most a quarter of the "
+    "gradient, and far less once |x| is large.",
     "tanh": "f' reaches 1 at x = 0, so it passes gradients better than sigmoid, "
     "but it saturates sooner: f' < 0.1 once |x| > 1.82.",
     "relu": "f' is exactly 1 for x > 0 (no shrinking) and exactly 0 for x < 0: "
@@ -39,10 +41,10 @@ GRADIENT_NOTES: dict[str, str] = {
     "leaky_relu": f"f' is 1 for x > 0 and {LEAKY_RELU_SLOPE} for x < 0: small but never zero, "
     "so a negative unit still learns.",
     "elu": "f' is 1 for x > 0 and e^x below 0: smooth, non-zero, but it fades for x < -3.",
-    "gelu": "Like relu for large |x|; f' dips below 0 near x = -0.75 and its left tail "
-    "fades very fast (f'(-4) is about -5e-4).",
-    "silu": "Like relu for large |x|, smooth; f' dips below 0 near x = -1.28 and its left "
-    "tail fades slowly (f'(-4) is about -0.05).",
+    "gelu": "Like relu for large |x|; f' < 0 for every x < -0.75 (lowest about -0.13, at "
+    "x = -1.41) and that negative tail fades very fast (f'(-4) is about -5e-4).",
+    "silu": "Like relu for large |x|, smooth; f' < 0 for every x < -1.28 (lowest about -0.10, "
+    "at x = -2.40) and that negative tail fades slowly (f'(-4) is about -0.05).",
 }
 
 
@@ -80,8 +82,8 @@ class ExplorerResult:
         """Three lines: the values at x, the flat zone and where x sits, the gradient note."""
         where = "inside it: almost no gradient passes" if self.in_zone else "outside it"
         return (
-            f"{self.activation} at x = {self.x:.2f}: f(x) = {self.value:.4f}, "
-            f"f'(x) = {self.derivative:.4f}\n"
+            f"{self.activation} at x = {self.x:.2f}: f(x) = {format_number(self.value)}, "
+            f"f'(x) = {format_number(self.derivative)}\n"
             f"flat zone (|f'| < {self.zone.threshold:g}): {self.zone.describe()}; "
             f"x = {self.x:.2f} is {where}\n"
             f"{self.note}"
@@ -114,12 +116,17 @@ def compute_activation_explorer(
 
 
 def activation_table() -> str:
-    """Every activation's largest derivative and flat zone, one row each."""
+    """Every activation's largest derivative, flat zone and negative-slope region, one row each."""
     lines = ["activation | max f'(x) | flat zone"]
+    notes = []
     for name in ACTIVATIONS:
         zone = flat_zone(name)
         lines.append(
             f"{name:>10} | {max_derivative(name):>9.3f} | "
             f"|f'| < {zone.threshold:g} for {zone.describe()}"
         )
-    return "\n".join(lines)
+        negative = negative_slope(name)
+        notes.append(
+            f"{name:>10}: " + ("f' >= 0 everywhere" if negative is None else negative.describe())
+        )
+    return "\n".join(lines) + "\nWhere the derivative is negative:\n" + "\n".join(notes)

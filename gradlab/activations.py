@@ -98,15 +98,24 @@ def max_derivative(name: str) -> float:
 
 @dataclass(frozen=True)
 class SaturationZone:
-    """Where |f'(x)| < threshold: intervals (low, high) of x; ±inf marks an open end."""
+    """Where |f'(x)| < threshold: intervals (low, high) of x; ±inf marks an open end.
+
+    crossings[i] is True when f' changes sign inside interval i: there |f'| is small only because
+    f' passes through 0 (the bottom of GELU's or SiLU's dip), not because the curve has flattened
+    out for good. Empty when not computed.
+    """
 
     activation: str
     threshold: float
     intervals: tuple[tuple[float, float], ...]
+    crossings: tuple[bool, ...] = ()
 
     def contains(self, x: float) -> bool:
         """True when x lies inside the zone."""
         return any(low < x < high for low, high in self.intervals)
+
+    def _crosses(self, index: int) -> bool:
+        return index < len(self.crossings) and self.crossings[index]
 
     def describe(self) -> str:
         """The zone in words, e.g. 'x < -2.89 or x > 2.89'."""
@@ -121,6 +130,8 @@ class SaturationZone:
                 parts.append(f"x > {low:.2f}")
             else:
                 parts.append(f"{low:.2f} < x < {high:.2f}")
+            if self._crosses(len(parts) - 1):
+                parts[-1] += " (where f' crosses 0)"
         return " or ".join(parts) if parts else "nowhere"
 
 
@@ -165,4 +176,73 @@ def saturation_zone(name: str, threshold: float) -> SaturationZone:
             high = math.inf if end == last else _refine_edge(name, threshold, xs[end], xs[end + 1])
             intervals.append((low, high))
             start = None
-    return SaturationZone(name, threshold, tuple(intervals))
+    crossings = tuple(_changes_sign(name, low, high) for low, high in intervals)
+    return SaturationZone(name, threshold, tuple(intervals), crossings)
+
+
+def _changes_sign(name: str, low: float, high: float) -> bool:
+    """True when f' has opposite signs at the two (finite) ends of an interval."""
+    if math.isinf(low) or math.isinf(high):
+        return False
+    ends = activation_derivative(name, torch.tensor([low, high], dtype=torch.float64))
+    return bool(ends[0] * ends[1] < 0)
+
+
+@dataclass(frozen=True)
+class NegativeSlope:
+    """Where f'(x) < 0 (f decreases): every x below `below`, deepest at x = `at`.
+
+    For GELU and SiLU the region is a whole half-line: f' crosses 0 once, at `below`, and stays
+    negative down to −∞ (it tends to 0 from below), with its minimum `minimum` at `at`.
+    """
+
+    activation: str
+    below: float
+    minimum: float
+    at: float
+
+    def describe(self) -> str:
+        """e.g. "f' < 0 for every x < -0.75 (lowest -0.129 at x = -1.41)"."""
+        return (
+            f"f' < 0 for every x < {self.below:.2f} "
+            f"(lowest {self.minimum:.3f} at x = {self.at:.2f})"
+        )
+
+
+def negative_slope(name: str) -> NegativeSlope | None:
+    """Where the named activation's derivative is negative, or None when it never is.
+
+    Computed by scanning f' on [-12, 12] and refining the sign change by bisection; raises if the
+    negative region is not a single half-line x < edge (no activation here has another shape).
+    """
+    check_activation(name)
+    grid = _scan_grid()
+    derivative = activation_derivative(name, grid)
+    negative = derivative < 0
+    if not bool(negative.any()):
+        return None
+    count = int(negative.sum())
+    if not (bool(negative[:count].all()) and not bool(negative[count:].any())):
+        raise ValueError(f"{name}'s derivative is negative on more than one half-line")
+    inside, outside = float(grid[count - 1]), float(grid[count])
+    for _ in range(60):
+        middle = 0.5 * (inside + outside)
+        if float(activation_derivative(name, middle)) < 0:
+            inside = middle
+        else:
+            outside = middle
+    lowest = int(derivative.argmin())
+    at = _refine_minimum(name, float(grid[lowest - 1]), float(grid[lowest + 1]))
+    return NegativeSlope(name, 0.5 * (inside + outside), float(activation_derivative(name, at)), at)
+
+
+def _refine_minimum(name: str, low: float, high: float) -> float:
+    """Golden-section search for the minimum of f' on [low, high] (f' is unimodal there)."""
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(80):
+        left, right = high - ratio * (high - low), low + ratio * (high - low)
+        if float(activation_derivative(name, left)) < float(activation_derivative(name, right)):
+            high = right
+        else:
+            low = left
+    return 0.5 * (low + high)

@@ -1,9 +1,11 @@
-"""Dead units: hidden units whose pre-activation is never positive over a whole batch.
+"""Never-positive units: hidden units whose pre-activation is ≤ 0 for every input of a batch.
 
-Used in notebooks/02_activations. For a ReLU such a unit outputs 0 and passes no gradient to its
-weights, so gradient descent cannot move it; Leaky ReLU, GELU and SiLU still pass a (small)
-gradient. The experiments here kill units the two ways the chapter shows — a large negative bias
-and a few steps at a too-high learning rate — then keep training sanely and measure again.
+Used in notebooks/02_activations. For a ReLU such a unit is *dead*: it outputs 0 and passes no
+gradient to its weights, so gradient descent cannot move it. Leaky ReLU, GELU and SiLU units that
+are never positive still pass a (small) gradient, so for them the count means "switched off over
+this batch", not dead. The experiments here switch units off the two ways the chapter shows — a
+large negative bias and a few steps at a too-high learning rate — then keep training sanely and
+measure again, over several seeds: one run is a coin flip on another CPU's rounding.
 """
 
 from __future__ import annotations
@@ -20,15 +22,22 @@ from gradlab.models import make_mlp
 from gradlab.training import train_classifier
 
 RECOVERY_ACTIVATIONS: tuple[str, ...] = ("relu", "leaky_relu", "gelu", "silu")
+SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
+STAGES: tuple[str, ...] = ("start", "after_kill", "after_recovery")
 
 
 @dataclass(frozen=True)
 class DeadUnitReport:
-    """Fraction of dead units per layer (index 0 = first hidden layer) and overall."""
+    """Fraction of never-positive units per layer (index 0 = first hidden layer) and overall.
+
+    For ReLU these units are dead (zero gradient); the name dead_fraction is kept for that case.
+    """
 
     layer_names: tuple[str, ...]
     units: tuple[int, ...]
     dead_fractions: np.ndarray
+    # per layer, a boolean array: True for each unit that is never positive (empty if not kept)
+    never_positive: tuple[np.ndarray, ...] = ()
 
     @property
     def dead_fraction(self) -> float:
@@ -36,15 +45,15 @@ class DeadUnitReport:
         return float(np.dot(self.dead_fractions, self.units) / sum(self.units))
 
     def describe(self) -> str:
-        """e.g. '55% dead (layers: 17%, 55%, 92%)'."""
+        """e.g. '55% never positive (layers: 17%, 55%, 92%)'."""
         layers = ", ".join(f"{100 * f:.0f}%" for f in self.dead_fractions)
-        return f"{100 * self.dead_fraction:.0f}% dead (layers: {layers})"
+        return f"{100 * self.dead_fraction:.0f}% never positive (layers: {layers})"
 
 
 def measure_dead_units(
     model: nn.Module, x: torch.Tensor, *, layers: Sequence[nn.Module] | None = None
 ) -> DeadUnitReport:
-    """Run `x` through the model and count, per layer, units with no positive pre-activation.
+    """Run `x` through the model and count, per layer, units whose pre-activation is never > 0.
 
     Args:
         model: a model whose `.layers` each have a `.linear` (gradlab's DeepMLP), or pass `layers`.
@@ -74,6 +83,7 @@ def measure_dead_units(
         layer_names=tuple(names.get(id(layer), f"layer{i}") for i, layer in enumerate(layers)),
         units=tuple(int(alive[i].numel()) for i in range(len(linears))),
         dead_fractions=np.array([float((~alive[i]).float().mean()) for i in range(len(linears))]),
+        never_positive=tuple((~alive[i]).numpy() for i in range(len(linears))),
     )
 
 
@@ -87,7 +97,7 @@ def shift_biases_(model: nn.Module, shift: float) -> nn.Module:
 
 @dataclass(frozen=True)
 class DeadUnitExperiment:
-    """Dead units at the start, after the kill, and after sane training; accuracy at the end."""
+    """Never-positive units at the start, after the kill, and after sane training; accuracy."""
 
     activation: str
     start: DeadUnitReport
@@ -157,24 +167,107 @@ def compare_dead_unit_recovery(
     )
 
 
-def format_dead_unit_table(experiments: Sequence[DeadUnitExperiment]) -> str:
-    """One row per activation: dead % at start, after the kill, after recovery; test accuracy."""
-    lines = ["activation | start | after kill | after recovery | test accuracy"]
-    for e in experiments:
-        lines.append(
-            f"{e.activation:>10} | {100 * e.start.dead_fraction:>4.0f}% | "
-            f"{100 * e.after_kill.dead_fraction:>9.0f}% | "
-            f"{100 * e.after_recovery.dead_fraction:>13.0f}% | {e.test_accuracy:>12.1%}"
+@dataclass(frozen=True)
+class RecoveryStudy:
+    """One kill-and-recover experiment per activation and seed (same kill for all).
+
+    experiments[activation][i] is the run with seeds[i]. Summaries are over seeds: a single run's
+    accuracy after a hard kill can move by tens of points with the CPU's rounding, the spread over
+    seeds is what a learner on any machine sees.
+    """
+
+    seeds: tuple[int, ...]
+    experiments: dict[str, tuple[DeadUnitExperiment, ...]]
+
+    def fractions(self, activation: str, stage: str, layer: int | None = None) -> np.ndarray:
+        """Never-positive fraction per seed at `stage` (overall, or of one layer)."""
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+        reports = [getattr(e, stage) for e in self.experiments[activation]]
+        if layer is None:
+            return np.array([report.dead_fraction for report in reports])
+        return np.array([report.dead_fractions[layer] for report in reports])
+
+    def test_accuracies(self, activation: str) -> np.ndarray:
+        """Test accuracy per seed."""
+        return np.array([e.test_accuracy for e in self.experiments[activation]])
+
+    def first_layer_stayed_off(self, activation: str) -> bool:
+        """True when, in every seed, each first-layer unit never positive after the kill still is
+        after recovery (for ReLU: no dead first-layer unit came back)."""
+        return all(
+            bool(np.all(e.after_recovery.never_positive[0][e.after_kill.never_positive[0]]))
+            for e in self.experiments[activation]
         )
-    return "\n".join(lines)
+
+    def median_accuracy_verdict(
+        self, activation: str, *, above: float = 0.8, below: float = 0.5
+    ) -> str:
+        """'median above 80%', 'median below 50%', or the median itself when in between.
+
+        The median over seeds, not each run: after a hard kill a single run's accuracy can move
+        by tens of points with the CPU's rounding, the median much less.
+        """
+        median = float(np.median(self.test_accuracies(activation)))
+        if median > above:
+            return f"median above {above:.0%}"
+        if median < below:
+            return f"median below {below:.0%}"
+        return f"median between {below:.0%} and {above:.0%}"
+
+    def separates(self, winners: Sequence[str], losers: Sequence[str]) -> bool:
+        """True when every run of every `winners` activation beats every run of every `losers`."""
+        best_loser = max(self.test_accuracies(name).max() for name in losers)
+        worst_winner = min(self.test_accuracies(name).min() for name in winners)
+        return bool(worst_winner > best_loser)
+
+    def table(self) -> str:
+        """Per activation: median and range over seeds of each stage and of test accuracy."""
+
+        def spread(values: np.ndarray) -> str:
+            low, mid, high = np.quantile(values, [0, 0.5, 1])
+            return f"{mid:.0%} ({low:.0%}–{high:.0%})"
+
+        lines = [
+            f"median (lowest–highest) over {len(self.seeds)} seeds",
+            "activation | never positive after kill | after recovery  | test accuracy",
+        ]
+        for name in self.experiments:
+            lines.append(
+                f"{name:>10} | {spread(self.fractions(name, 'after_kill')):>24} | "
+                f"{spread(self.fractions(name, 'after_recovery')):>15} | "
+                f"{spread(self.test_accuracies(name))}"
+            )
+        return "\n".join(lines)
 
 
-def format_dead_unit_layers(experiments: Sequence[DeadUnitExperiment]) -> str:
-    """Per activation, the dead fraction of every layer after the kill and after recovery."""
-    return "\n".join(
-        f"{e.activation:>10}: after kill {e.after_kill.describe()}\n"
-        f"{'':>10}  after recovery {e.after_recovery.describe()}"
-        for e in experiments
+def study_dead_unit_recovery(
+    activations: Sequence[str] = RECOVERY_ACTIVATIONS,
+    *,
+    seeds: Sequence[int] = SEEDS,
+    bias_shift: float = 0.0,
+    kill_lr: float | None = None,
+    recover_steps: int = 300,
+    data: Split | None = None,
+) -> RecoveryStudy:
+    """compare_dead_unit_recovery for each seed (the network's init and minibatch order)."""
+    seeds = tuple(int(seed) for seed in seeds)
+    if not seeds:
+        raise ValueError("seeds must name at least one seed; got none")
+    data = load_digits_split(seed=0) if data is None else data
+    runs = [
+        compare_dead_unit_recovery(
+            activations,
+            bias_shift=bias_shift,
+            kill_lr=kill_lr,
+            recover_steps=recover_steps,
+            seed=seed,
+            data=data,
+        )
+        for seed in seeds
+    ]
+    return RecoveryStudy(
+        seeds, {name: tuple(run[i] for run in runs) for i, name in enumerate(activations)}
     )
 
 

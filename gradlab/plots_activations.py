@@ -7,7 +7,6 @@ activation_depth, dead_units and activation_training.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,8 +15,8 @@ from matplotlib.axes import Axes
 from gradlab.activation_depth import DepthComparison
 from gradlab.activation_explorer import ExplorerResult
 from gradlab.activation_training import TrainingComparison
-from gradlab.dead_units import DeadUnitExperiment
-from gradlab.formatting import format_percent
+from gradlab.dead_units import STAGES, RecoveryStudy
+from gradlab.formatting import format_number, format_percent
 from gradlab.plots import STATUS_COLORS
 
 
@@ -46,8 +45,8 @@ def plot_activation_explorer(result: ExplorerResult, ax: Axes | None = None) -> 
     ax.set_xlim(low, high)
     ax.set_xlabel("x (pre-activation)")
     ax.set_title(
-        f"{result.activation}: f({result.x:.2f}) = {result.value:.3f}, "
-        f"f'({result.x:.2f}) = {result.derivative:.3f}"
+        f"{result.activation}: f({result.x:.2f}) = {format_number(result.value)}, "
+        f"f'({result.x:.2f}) = {format_number(result.derivative)}"
     )
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(True, alpha=0.3)
@@ -86,23 +85,42 @@ def plot_gradient_after_depth(comparison: DepthComparison, ax: Axes | None = Non
     return ax
 
 
-def plot_dead_units(experiments: Sequence[DeadUnitExperiment], ax: Axes | None = None) -> Axes:
-    """Grouped bars: dead fraction at start, after the kill and after recovery, per activation."""
+def plot_dead_units(study: RecoveryStudy, ax: Axes | None = None) -> Axes:
+    """Grouped bars: never-positive fraction at start, after the kill and after recovery.
+
+    Bars are medians over the study's seeds; the whiskers span the lowest to the highest seed.
+    """
     ax = _axes(ax, (7, 3.4))
-    stages = (("start", "tab:gray"), ("after kill", "tab:red"), ("after recovery", "tab:green"))
-    positions = np.arange(len(experiments))
+    colors = ("tab:gray", "tab:red", "tab:green")
+    names = tuple(study.experiments)
+    positions = np.arange(len(names))
     width = 0.27
-    for offset, (stage, color) in enumerate(stages):
-        fractions = [
-            (e.start, e.after_kill, e.after_recovery)[offset].dead_fraction for e in experiments
-        ]
-        ax.bar(positions + (offset - 1) * width, fractions, width, label=stage, color=color)
+    for offset, (stage, color) in enumerate(zip(STAGES, colors, strict=True)):
+        per_seed = [study.fractions(name, stage) for name in names]
+        medians = np.array([np.median(values) for values in per_seed])
+        spread = np.array(
+            [
+                [m - values.min(), values.max() - m]
+                for m, values in zip(medians, per_seed, strict=True)
+            ]
+        ).T
+        ax.bar(
+            positions + (offset - 1) * width,
+            medians,
+            width,
+            yerr=spread,
+            capsize=2,
+            label=stage.replace("_", " "),
+            color=color,
+        )
+    accuracy = [np.median(study.test_accuracies(name)) for name in names]
     ax.set_xticks(
-        positions, [f"{e.activation}\n(test acc {e.test_accuracy:.0%})" for e in experiments]
+        positions,
+        [f"{name}\n(median test acc {a:.0%})" for name, a in zip(names, accuracy, strict=True)],
     )
     ax.set_ylim(0, 1)
-    ax.set_ylabel("fraction of dead units")
-    ax.set_title("Dead units: at init, after the kill, after sane training")
+    ax.set_ylabel("fraction of never-positive units")
+    ax.set_title(f"Never-positive units, median of {len(study.seeds)} seeds (whiskers: range)")
     ax.legend(fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
     return ax
@@ -121,7 +139,9 @@ def plot_training_comparison(comparison: TrainingComparison, ax: Axes | None = N
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (10-step mean)")
-    ax.set_title("Same MLP, different activation (test accuracy in brackets)")
+    ax.set_title(
+        f"Same MLP, different activation, seed {comparison.seed} (test accuracy in brackets)"
+    )
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
     return ax

@@ -13,7 +13,7 @@ from gradlab.activation_explorer import (
     flat_zone,
     gradient_note,
 )
-from gradlab.activations import ACTIVATIONS, activation_derivative
+from gradlab.activations import ACTIVATIONS, activation_derivative, negative_slope
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)
@@ -55,12 +55,23 @@ def test_zones_are_the_closed_forms():
 
 
 def test_note_numbers_are_true():
-    # gelu' and silu' cross zero where the notes say; their values at -4 are as quoted
-    assert abs(float(activation_derivative("gelu", -0.75))) < 1e-2
-    assert abs(float(activation_derivative("silu", -1.28))) < 1e-3
+    # gelu' and silu' are negative below the points the notes give, lowest where they say
+    for name, below, minimum, at in (("gelu", -0.75, -0.13, -1.41), ("silu", -1.28, -0.10, -2.40)):
+        region = negative_slope(name)
+        assert f"f' < 0 for every x < {below}" in GRADIENT_NOTES[name]
+        assert f"lowest about {minimum:.2f}, at x = {at:.2f}" in GRADIENT_NOTES[name]
+        assert round(region.below, 2) == below and round(region.at, 2) == at
+        assert round(region.minimum, 2) == minimum
     assert float(activation_derivative("gelu", -4.0)) == pytest.approx(-5e-4, rel=0.02)
     assert float(activation_derivative("silu", -4.0)) == pytest.approx(-0.05, rel=0.1)
     assert flat_zone("tanh").describe() == "x < -1.82 or x > 1.82"
+
+
+def test_table_names_the_negative_slopes():
+    table = activation_table()
+    assert "gelu: f' < 0 for every x < -0.75 (lowest -0.129 at x = -1.41)" in table
+    assert "silu: f' < 0 for every x < -1.28 (lowest -0.100 at x = -2.40)" in table
+    assert "(where f' crosses 0)" in table
 
 
 def test_table_has_every_activation():

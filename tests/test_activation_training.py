@@ -1,8 +1,9 @@
 """gradlab.activation_training: every activation gets identical settings and a full record."""
 
+import numpy as np
 import pytest
 
-from gradlab.activation_training import compare_activation_training
+from gradlab.activation_training import compare_activation_training, study_activation_training
 from gradlab.data import load_digits_split
 from gradlab.models import make_mlp
 from gradlab.training import train_classifier
@@ -25,3 +26,22 @@ def test_same_as_training_by_hand():
 def test_unknown_activation():
     with pytest.raises(ValueError, match="activation"):
         compare_activation_training(("swish",), steps=1)
+
+
+def test_study_repeats_the_comparison_per_seed():
+    data = load_digits_split(seed=0)
+    study = study_activation_training(
+        ("sigmoid", "relu"), seeds=(0, 2), depth=2, steps=15, data=data
+    )
+    by_hand = compare_activation_training(("sigmoid", "relu"), depth=2, steps=15, seed=2, data=data)
+    assert study.comparisons[1].seed == 2
+    assert study.test_accuracies("relu")[1] == by_hand.records["relu"].test_accuracy
+    assert study.final_losses("sigmoid")[1] == pytest.approx(by_hand.final_loss("sigmoid"))
+    assert study.layer_names() == ("layers.0", "layers.1", "head")
+    record = by_hand.records["sigmoid"]
+    columns = [record.parameter_names.index(f"{n}.weight") for n in ("layers.0.linear", "head")]
+    expected = np.median(record.grad_norms[:, columns], axis=0)
+    np.testing.assert_allclose(study.layer_grad_norms("sigmoid")[1][[0, 2]], expected)
+    assert study.table().count("\n") == 3 and study.layer_table().count("\n") == 3
+    with pytest.raises(ValueError, match="seeds"):
+        study_activation_training(seeds=(), data=data)

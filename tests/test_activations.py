@@ -11,6 +11,7 @@ from gradlab.activations import (
     activation_function,
     activation_value,
     max_derivative,
+    negative_slope,
     saturation_zone,
 )
 
@@ -89,3 +90,54 @@ def test_unknown_activation_lists_valid_names():
 def test_threshold_must_be_positive():
     with pytest.raises(ValueError, match="threshold"):
         saturation_zone("tanh", 0)
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+def _normal_pdf(x: float) -> float:
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+def test_gelu_negative_slope_against_closed_form():
+    # GELU' = Φ(x) + xφ(x); GELU'' = φ(x)(2 − x²) is 0 at x = −√2, the minimum of GELU'
+    region = negative_slope("gelu")
+    assert _normal_cdf(region.below) + region.below * _normal_pdf(region.below) == pytest.approx(
+        0, abs=1e-12
+    )
+    assert region.at == pytest.approx(-math.sqrt(2), abs=1e-6)
+    minimum = _normal_cdf(-math.sqrt(2)) - math.sqrt(2) * _normal_pdf(math.sqrt(2))
+    assert region.minimum == pytest.approx(minimum, abs=1e-12)
+    # the numbers the chapter's text quotes
+    assert f"{region.below:.2f}" == "-0.75" and f"{region.at:.2f}" == "-1.41"
+    assert -0.135 < region.minimum < -0.125  # "about -0.13"
+
+
+def test_silu_negative_slope_against_closed_form():
+    # SiLU' = σ(1 + x(1 − σ)) is 0 where 1 + x(1 − σ(x)) = 0
+    region = negative_slope("silu")
+    sigma = 1 / (1 + math.exp(-region.below))
+    assert 1 + region.below * (1 - sigma) == pytest.approx(0, abs=1e-10)
+    assert f"{region.below:.2f}" == "-1.28" and f"{region.at:.2f}" == "-2.40"
+    assert -0.105 < region.minimum < -0.095  # "about -0.10"
+    # the minimum is a minimum: f' is higher on both sides, and negative all the way down
+    for x in (region.at - 0.01, region.at + 0.01):
+        assert float(activation_derivative("silu", x)) > region.minimum
+    far = torch.tensor([-3.0, -5.0, -8.0, -11.0], dtype=torch.float64)
+    assert (activation_derivative("silu", far) < 0).all()
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "elu"])
+def test_no_negative_slope(name):
+    assert negative_slope(name) is None
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu"])
+def test_middle_flat_interval_is_where_the_derivative_crosses_zero(name):
+    zone = saturation_zone(name, 0.05)
+    _, (low, high) = zone.intervals
+    assert zone.crossings == (False, True)
+    assert low < negative_slope(name).below < high
+    assert "(where f' crosses 0)" in zone.describe()
+    assert "crosses" not in saturation_zone("sigmoid", 0.05).describe()

@@ -8,13 +8,14 @@ from torch import nn
 
 from gradlab.data import load_digits_split
 from gradlab.dead_units import (
-    compare_dead_unit_recovery,
-    format_dead_unit_layers,
-    format_dead_unit_table,
+    DeadUnitExperiment,
+    DeadUnitReport,
+    RecoveryStudy,
     measure_dead_fraction_vs_bias,
     measure_dead_units,
     run_dead_unit_experiment,
     shift_biases_,
+    study_dead_unit_recovery,
 )
 from gradlab.models import make_mlp
 
@@ -84,9 +85,57 @@ def test_first_layer_relu_units_stay_dead(data):
     assert experiment.after_recovery.dead_fractions[0] == first_after_kill
 
 
-def test_tables(data):
-    experiments = compare_dead_unit_recovery(
-        ("relu", "leaky_relu"), bias_shift=-2.0, recover_steps=5, data=data
+def test_report_keeps_which_units_are_never_positive():
+    model = make_mlp(2, 16, "relu", "he", in_features=8, seed=0)
+    shift_biases_(model, -1.0)
+    x = torch.randn(40, 8, generator=torch.Generator().manual_seed(2))
+    report = measure_dead_units(model, x)
+    z = model.layers[0].linear(x)
+    np.testing.assert_array_equal(report.never_positive[0], (z <= 0).all(dim=0).numpy())
+    assert [mask.mean() for mask in report.never_positive] == pytest.approx(report.dead_fractions)
+
+
+def _report(first_layer: list[bool]) -> DeadUnitReport:
+    mask = np.array(first_layer)
+    return DeadUnitReport(("layers.0",), (len(mask),), np.array([mask.mean()]), (mask,))
+
+
+def _experiment(name: str, after_kill: list[bool], after: list[bool], accuracy: float):
+    report = _report(after_kill)
+    return DeadUnitExperiment(name, report, report, _report(after), accuracy)
+
+
+def test_study_summaries_can_fail():
+    study = RecoveryStudy(
+        (0, 1),
+        {
+            "relu": (
+                _experiment("relu", [True, False], [True, True], 0.3),  # one more died: fine
+                _experiment("relu", [True, False], [False, False], 0.5),  # one came back
+            ),
+            "leaky_relu": (
+                _experiment("leaky_relu", [True, True], [False, False], 0.9),
+                _experiment("leaky_relu", [True, True], [False, False], 0.45),
+            ),
+        },
     )
-    assert format_dead_unit_table(experiments).count("\n") == 2
-    assert "after recovery" in format_dead_unit_layers(experiments)
+    assert not study.first_layer_stayed_off("relu")
+    assert not study.first_layer_stayed_off("leaky_relu")
+    assert study.median_accuracy_verdict("relu") == "median below 50%"
+    assert study.median_accuracy_verdict("leaky_relu") == "median between 50% and 80%"
+    assert not study.separates(("leaky_relu",), ("relu",))  # 0.45 < 0.5
+    np.testing.assert_array_equal(study.fractions("relu", "after_recovery"), [1.0, 0.0])
+    with pytest.raises(ValueError, match="stage"):
+        study.fractions("relu", "end")
+    assert study.table().count("\n") == 3
+
+
+def test_study_runs_each_seed(data):
+    study = study_dead_unit_recovery(
+        ("relu", "silu"), seeds=(0, 3), bias_shift=-2.0, recover_steps=5, data=data
+    )
+    single = run_dead_unit_experiment("silu", bias_shift=-2.0, recover_steps=5, seed=3, data=data)
+    assert study.seeds == (0, 3)
+    assert study.experiments["silu"][1].test_accuracy == single.test_accuracy
+    with pytest.raises(ValueError, match="seeds"):
+        study_dead_unit_recovery(("relu",), seeds=(), data=data)

@@ -10,7 +10,7 @@ from gradlab.activation_depth import DepthComparison
 from gradlab.activation_explorer import compute_activation_explorer
 from gradlab.activation_training import compare_activation_training
 from gradlab.data import load_digits_split
-from gradlab.dead_units import compare_dead_unit_recovery
+from gradlab.dead_units import study_dead_unit_recovery
 from gradlab.plots_activations import (
     plot_activation_explorer,
     plot_dead_units,
@@ -42,7 +42,9 @@ def test_depth_plot_survives_inf_nan_and_zero():
 
 def test_dead_unit_and_training_plots():
     data = load_digits_split(seed=0)
-    experiments = compare_dead_unit_recovery(("relu",), bias_shift=-3.0, recover_steps=3, data=data)
-    assert len(plot_dead_units(experiments).patches) == 3
+    study = study_dead_unit_recovery(
+        ("relu", "gelu"), seeds=(0, 1), bias_shift=-3.0, recover_steps=3, data=data
+    )
+    assert len(plot_dead_units(study).patches) == 6
     comparison = compare_activation_training(("relu", "tanh"), depth=1, steps=5, data=data)
     assert len(plot_training_comparison(comparison).lines) == 2
