@@ -39,6 +39,8 @@
 # machine (checked over several seeds).
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -132,19 +134,22 @@ print(spectral.format_spectra(spectra))
 # - Repeated application grows like $\rho$, not like $\sigma_{\max}$ — the last column matches the
 #   eigenvalue column. That is the number that matters for a recurrent network (section 4).
 #
-# A common rule of thumb says "a weight matrix with norm $\lVert W\rVert_2 = \sigma_{\max} > 1$ amplifies
-# gradients". The first row shows why that needs care: at scale 0.6 the matrix has $\sigma_{\max} > 1$,
-# yet a gradient sent back through 20 such (linear) layers *shrinks*:
+# A common rule of thumb says "a weight matrix with norm $\lVert W\rVert_2 = \sigma_{\max} > 1$
+# amplifies gradients". The first row shows why that needs care: at scale 0.6 the matrix has
+# $\sigma_{\max} > 1$, yet a gradient sent back through 20 such (linear) layers *shrinks*:
 
 # %%
 gaussian_small = spectral.measure_growth(20, 0.6, kind="gaussian")
-print(f"sigma_max of the first row's matrix: {spectra[0].spectrum.largest_singular_value:.2f}")
+first_row = spectra[0].spectrum
+print(f"σ_max of the 64 × 64 matrix in the first row: {first_row.largest_singular_value:.2f}")
 print(gaussian_small.summary())
 
 # %% [markdown]
-# A norm above 1 only says the gradient *can* grow in some direction. Whether it *does* depends
-# on how the gradient lines up with that direction, and for a product of independent random
-# matrices it lines up no better than chance: the typical stretch (0.6 per layer here) wins.
+# (The chain uses twenty fresh 32 × 32 matrices of the same scale; the σ_max in its summary is
+# their geometric mean, 1.15, also above 1.) A norm above 1 only says the gradient *can* grow in
+# some direction. Whether it *does* depends on how the gradient lines up with that direction, and
+# for a product of independent random matrices it lines up no better than chance: the typical
+# stretch (0.6 per layer here) wins.
 
 # %% [markdown]
 # ## 2. Gradient growth: $(\sigma_{\max} \times \text{slope})^L$, estimated and measured
@@ -183,8 +188,8 @@ for activation in spectral.CHAIN_ACTIVATIONS:
 #   scale 1.5 the activations grow until tanh saturates, the slope drops to about 0.7, and the
 #   per-layer factor $1.5 \times 0.7$ is only just above 1. Saturation limits the explosion.
 # - **relu**: half the units are off, so the rms slope is $\sqrt{1/2} \approx 0.71$. The net
-#   factor at scale 1.5 is $1.5 \times 0.71 \approx 1.06$ (which is why He initialisation uses a
-#   gain of $\sqrt 2$).
+#   factor at scale 1.5 is $1.5 \times 0.71 \approx 1.06$. (He initialisation uses the scale
+#   $\sqrt 2 \approx 1.41$ for this reason: $\sqrt 2 \times \sqrt{1/2} = 1$.)
 #
 # With a nonlinear activation the slope is itself measured (the rms of $f'(z_l)$ over the batch),
 # so the formula is an estimate, not a bound: the gradient can lean towards the units whose slope
@@ -226,7 +231,7 @@ print(f"1.1^100 = {theory.gradient_after_layers(1.1, 100):.3g}")
 # - Linear, scale 3, depth 100: $3^{100} \approx 5 \times 10^{47}$ is more than the largest
 #   float32 number (printed below), so the gradient overflows and the readout says *exploded*
 #   instead of a number.
-# - tanh at scale 3: saturation cuts the per-layer factor from 3 to about 1.35 (printed below).
+# - tanh at scale 3: saturation cuts the per-layer factor from 3 to about 1.3 (printed below).
 
 # %% tags=["nbval-ignore-output"]
 growth_demo = widgets_exploding.make_growth_demo(depth=20, weight_scale=1.5)
@@ -240,25 +245,37 @@ print(f"largest float32 number: {torch.finfo(torch.float32).max:.2g}")
 print(f"3^100 = {3.0**100:.2g}")
 print(widgets_exploding.compute_growth(20, 1.5).summary())
 print(widgets_exploding.compute_growth(100, 3.0).summary())
-print(widgets_exploding.compute_growth(100, 3.0, activation="tanh").summary())
+tanh_extreme = widgets_exploding.compute_growth(100, 3.0, activation="tanh")
+print(
+    "tanh at the same extreme: the gradient at the input is finite: "
+    f"{math.isfinite(tanh_extreme.measured_growth)}"
+)
 
 # %% [markdown]
-# At scale 3 and depth 100 the linear chain's gradient is `nan`: it overflowed to `inf` on the way
-# back, and `inf` minus or times something gave `nan`. The tanh chain stays finite: each layer
-# multiplies by about 1.35 instead of 3 ($1.35^{100} \approx 10^{13}$, still an explosion, but
-# more than twenty orders of magnitude short of overflow).
+# At scale 3 and depth 100 the linear chain's gradient is `nan`: about 80 layers back its entries
+# passed the largest float32 number and became `inf`, and the next matrix product added `inf` to
+# `-inf`, which is `nan`. The tanh chain stays finite. Its full readout is below; a tanh chain this
+# strongly scaled is *chaotic* (tiny rounding differences grow from layer to layer), so its exact
+# digits are the ones on the machine these outputs were stored on. What holds on any machine:
+# each layer multiplies the gradient by about 1.3 instead of 3, and the gradient at the input,
+# around $10^{12}$, is still an explosion, but more than twenty orders of magnitude short of
+# overflow.
+
+# %% tags=["nbval-ignore-output"]
+print(tanh_extreme.summary())
 
 # %% [markdown]
 # ## 3. What exploding looks like in a real training run
 #
 # Numbers at initialisation are one thing; what does a learner actually *see*? We train the same
-# 4-layer ReLU network (64 units, Xavier init, same seed, same minibatches) on the scikit-learn
-# digits (8 × 8 images, 10 classes, ships offline) with plain SGD at three learning rates, and
-# record the loss, every parameter's gradient norm and every parameter's norm at each step. Each
-# learning rate is trained from five seeds (five initialisations and minibatch orders), because a
-# single run can be a coin flip: near the edge of stability (around `lr = 1.0` for this network)
-# whether a run diverges can hang on the last bits of rounding, so the same seed diverges on one
-# CPU and trains on another. The three rates below are chosen well away from that edge.
+# 4-layer ReLU network (64 units, Xavier init; for a given seed, the same initial weights and
+# minibatches at every learning rate) on the scikit-learn digits (8 × 8 images, 10 classes, ships
+# offline) with plain SGD at three learning rates, for 100 steps, and record the loss, every
+# parameter's gradient norm and every parameter's norm at each step. Each learning rate is trained
+# from five seeds (five initialisations and minibatch orders), because a single run can be a coin
+# flip: near the edge of stability (around `lr = 1.0` for this network) whether a run diverges can
+# hang on the last bits of rounding, so the same seed diverges on one CPU and trains on another.
+# The three rates below are chosen away from that edge.
 
 # %%
 data = load_digits_split(seed=0)
@@ -270,8 +287,9 @@ plt.show()
 print(divergence.summarize_seeds(symptoms))
 
 # %% [markdown]
-# Those three lines hold for every seed, on any machine. The plot shows seed 0's runs (on the
-# machine these outputs were stored on; on yours the curves may differ in detail).
+# Those lines summarise all five seeds, and they are worded so that they hold on any machine (the
+# tests check them under several kinds of rounding). The plot shows seed 0's runs, on the machine
+# these outputs were stored on; on yours the curves may differ in detail.
 #
 # <a id="symptom-loss-spike"></a>
 # ### 3.1 Loss spikes and NaN
@@ -287,8 +305,9 @@ crash = divergence.train_at_learning_rates(
 print(divergence.format_training_log(crash))
 
 # %% [markdown]
-# The loss starts near $\ln 10 \approx 2.30$ (a 10-class guess) and bounces for a few steps;
-# then it climbs to tens, to hundreds of thousands and beyond, and finally `nan`. The classic
+# The loss starts near $\ln 10 \approx 2.30$ (a 10-class guess). On the machine these outputs were
+# stored on it then bounces for a few steps, climbs to tens, to hundreds of thousands and beyond,
+# and finally reads `nan`. The classic
 # textbook log looks like 2.31, 2.28, 15793.4, nan; what every one of the five runs shares (the
 # cell above the plot checks it) is the order of events: the loss **spikes** to more than ten
 # times its starting value at least two steps before the first `inf` or `nan`, and the gradient
@@ -308,8 +327,10 @@ print(divergence.format_symptoms(symptoms[3.0]))
 
 # %% [markdown]
 # Which number overflows first differs from run to run (and can differ between machines), so do
-# not read a cause into it. One step before it, every gradient of seed 0's run is still finite
-# but enormous — the explosion runs through the whole network, not one layer:
+# not read a cause into it. One step before it, seed 0's gradients are all still finite, and the
+# weight gradients are enormous in every layer — the explosion runs through the whole network,
+# not one layer. (The output bias's gradient stays small: with cross-entropy it is the batch mean
+# of softmax − one-hot, whose norm can never exceed $\sqrt 2$.)
 
 # %% tags=["nbval-ignore-output"]
 wild = runs[3.0]
@@ -359,7 +380,8 @@ plt.show()
 # %% tags=["nbval-ignore-output"]
 for lr, rows in symptoms.items():
     growth = [row.weight_growth for row in rows]
-    print(f"lr = {lr}: the weight norm grew ×{min(growth):.3g} to ×{max(growth):.3g}")
+    smallest, largest = format_factor(min(growth)), format_factor(max(growth))
+    print(f"lr = {lr}: the weight norm grew {smallest} to {largest}")
 
 # %% [markdown]
 # In every seed the calm runs end with weights less than 30 % larger than they started, while
@@ -422,7 +444,7 @@ print(rnn.compute_time_gradients("tanh", 0.5, 6).summary())
 #
 # ### Vanishing and exploding regimes
 #
-# Fifty steps, for a range of scales $s$: what reaches the first step?
+# Fifty steps, for a range of scales $s$: what reaches the first step? (Two significant figures.)
 
 # %%
 print(rnn.format_regimes((0.5, 0.9, 1.0, 1.1, 1.5, 2.0), 50))
@@ -452,16 +474,31 @@ time_demo = widgets_exploding.make_time_demo(recurrent_scale=0.5, steps=6)
 widgets.show(time_demo)
 
 # %% [markdown]
-# The overflowing extreme, as text:
+# The overflowing extreme, as text. The linear RNN's numbers are exact powers of 3 until they
+# overflow:
 
 # %%
-for result in widgets_exploding.compute_time_comparison(3.0, 100):
-    print(result.summary())
+linear_extreme, tanh_extreme = widgets_exploding.compute_time_comparison(3.0, 100)
+print(linear_extreme.summary())
+print(
+    f"tanh RNN: {tanh_extreme.regime}; the gradient reaching the first step is finite: "
+    f"{math.isfinite(tanh_extreme.first_step)}"
+)
+
+# %% [markdown]
+# The tanh RNN at $s = 3$ is chaotic like the deep tanh chain above: its gradients grow by many
+# orders of magnitude over the 100 steps, but their digits depend on rounding. On the machine
+# these outputs were stored on:
+
+# %% tags=["nbval-ignore-output"]
+print(tanh_extreme.summary())
 
 # %% [markdown]
 # ## 5. Knowledge check
 
 # %%
+last = crash.first_nonfinite_step  # show the losses up to the first non-finite one
+crash_losses = crash.losses if last is None else crash.losses[: last + 1]
 questions = [
     quiz.Question(
         prompt="Which size of W bounds how much one backward step through W can stretch a "
@@ -502,7 +539,7 @@ questions = [
         ],
     ),
     quiz.Question(
-        prompt=f"In section 3.1 the loss went {', '.join(f'{v:.3g}' for v in crash.losses)}. "
+        prompt=f"In section 3.1 the loss went {', '.join(f'{v:.3g}' for v in crash_losses)}. "
         "Which symptom came first?",
         choices=["NaN values", "a loss spike", "vanishing gradients"],
         answer=1,
@@ -578,11 +615,12 @@ print(f"{len(questions)} questions")
 #
 # **What about the fixes?** Chapters 4–6 (coming) teach the standard cures: Chapter 4
 # initialisation (and normalisation layers), Chapter 5 residual connections, Chapter 6 gradient
-# clipping. Until they are written, use what this chapter measured: initialise so each layer's typical stretch × slope is
-# about 1 (`nn.init.kaiming_normal_` for ReLU, `nn.init.xavier_normal_` for tanh), pick a learning
-# rate well below the one where the loss starts to jump, and if a run still spikes, clip the
-# gradient norm with `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)` before
-# `optimizer.step()`. Chapter 7 shows how to watch for all of this while you train.
+# clipping. Until they are written, use what this chapter measured: initialise so each layer's
+# typical stretch × slope is about 1 (`nn.init.kaiming_normal_` for ReLU, `nn.init.xavier_normal_`
+# for tanh), pick a learning rate well below the one where the loss starts to jump, and if a run
+# still spikes, clip the gradient norm with
+# `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)` before `optimizer.step()`.
+# Chapter 7 shows how to watch for all of this while you train.
 #
 # ---
 # ← Previous: [Chapter 2, activations](02_activations.ipynb) · Next: Chapter 4, initialisation

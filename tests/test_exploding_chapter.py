@@ -52,12 +52,10 @@ def test_float32_overflow_and_tanh_at_scale_three():
     assert f"{torch.finfo(torch.float32).max:.2g}" == "3.4e+38" and FLOAT32_MAX < 3.0**100
     linear = spectral.measure_growth(100, 3.0)
     assert math.isnan(linear.measured_growth)  # "the linear chain's gradient is nan"
-    tanh = spectral.measure_growth(100, 3.0, activation="tanh")
+    tanh = spectral.measure_growth(100, 3.0, activation="tanh")  # chaotic: assert sizes only
     per_layer = tanh.measured_growth ** (1 / 100)
-    assert (
-        1.25 < per_layer < 1.45 and 1.25 < float(np.exp(np.log(tanh.typical_factors).mean())) < 1.45
-    )
-    assert 1e10 < tanh.measured_growth < FLOAT32_MAX / 1e20  # "twenty orders short of overflow"
+    assert 1.25 < per_layer < 1.4  # "about 1.3 instead of 3"
+    assert 1e11 < tanh.measured_growth < 1e13 < FLOAT32_MAX / 1e20  # "around 10^12", far below
 
 
 def test_circle_primer_numbers():

@@ -1,4 +1,4 @@
-"""gradlab.rnn: ∂L/∂h_t from the unrolled nn.RNN against autograd and the closed form |w|^(T−t)."""
+"""gradlab.rnn: ∂L/∂h_t from the unrolled nn.RNN against autograd and the closed form s^(T−t)."""
 
 import math
 
@@ -8,6 +8,7 @@ import torch
 
 from gradlab.rnn import (
     compute_time_gradients,
+    format_regimes,
     make_inputs,
     make_rnn,
     measure_time_gradients,
@@ -85,3 +86,12 @@ def test_overflow_is_inf_and_labelled():
 def test_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_regime_table_rounds_to_two_figures_and_words_overflow():
+    table = format_regimes((0.9, 3.0), 100).splitlines()
+    assert table[0].startswith("    s | closed form s^99")
+    assert "|          3e-05 |" in table[1]  # 0.9^99 = 2.95e-05, to two figures
+    assert "exploded (inf)" in table[2] and "×" not in table[2]
+    summary = compute_time_gradients("linear", 3.0, 100).summary()
+    assert "gradient reaching the first step: exploded (inf)" in summary
