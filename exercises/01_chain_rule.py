@@ -159,6 +159,13 @@ for index, norm in enumerate(norms):
 print(f"first layer / last layer: {norms[0] / norms[-1]:.1e}")
 
 # %% [markdown]
+# Most rows keep between 0.21 and 0.25 of the layer above, as the chapter's *typical case* says.
+# The first row keeps 0.28: more than the sigmoid's 0.25. That is no contradiction. With random
+# unit-gain weights, 0.25 caps the typical factor, not every layer's: a gradient that happens to
+# lean towards the directions $W^{\top}$ stretches most (up to $\sigma_{\max} \approx 2$ here) keeps
+# more. Only weights with $\lVert W \rVert_2 \le 1$ would guarantee 0.25 per layer.
+
+# %% [markdown]
 # **Exercise 1.5 (3 points) — gradient histograms, one per layer.** For the same `model`, `x` and
 # `y`, collect the gradient of the loss with respect to every layer's weight matrix
 # ($\partial \mathcal{L} / \partial W_l$, the `.linear.weight` of each block).

@@ -45,7 +45,8 @@ print(f"at 1.5 per layer a gradient gets there after {theory.layers_until_overfl
 # - see why it happens, straight from the chain rule;
 # - measure it on real PyTorch networks instead of taking it on trust;
 # - learn the fixes people actually use (activation choice, careful initialization, residual
-#   connections, gradient clipping) and *why* each one works;
+#   connections, gradient clipping) and *why* each one works — activation choice now, the others
+#   as Chapters 4–6 arrive (the chapter map below says where they are touched meanwhile);
 # - build a small monitor that tells you, during training, when gradients are going wrong.
 #
 # You need some Python and a rough idea of what a neural network and a derivative are. Every

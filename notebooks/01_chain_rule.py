@@ -27,7 +27,7 @@
 # - name the three parts of one layer's backward step and say which of them you control;
 # - measure all of this on real PyTorch networks with `gradlab`, and check the prediction.
 #
-# Everything below runs in a few seconds on a laptop CPU. Every number the text quotes is
+# Everything below runs in well under a minute on a laptop CPU. Every number the text quotes is
 # computed in a cell next to it.
 
 # %%

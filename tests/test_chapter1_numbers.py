@@ -11,7 +11,7 @@ import torch
 from gradlab import spectral, theory
 from gradlab.factor_measurement import measure_factor_table
 from gradlab.models import make_mlp
-from gradlab.probe import STATUS_BOUNDS, measure_gradient_flow
+from gradlab.probe import STATUS_BOUNDS, make_batch, measure_gradient_flow, probe_gradients
 from gradlab.widgets import compute_gradient_flow
 
 FLOAT32 = theory.float_limits(torch.float32)
@@ -132,3 +132,20 @@ def test_relu_normal_init_is_labelled_exploded_long_before_it_overflows():
     overflowed = compute_gradient_flow(50, "relu", 1.0, "normal")  # "only at depth 50"
     assert math.isnan(overflowed.loss)  # the network's output became nan
     assert np.all(np.isnan(overflowed.activation_grad_norms))
+
+
+# --- Chapter 1 exercises: the fractions Exercise 1.4's table shows ------------------------------
+
+
+def test_exercise_network_has_one_layer_above_the_typical_ceiling():
+    model = make_mlp(depth=10, width=32, activation="sigmoid", init="xavier", seed=0)
+    x = make_batch(32, batch_size=64, seed=0)
+    y = torch.randint(0, 10, (64,), generator=torch.Generator().manual_seed(0))
+    norms = probe_gradients(model, x, y).activation_grad_norms
+    fractions = norms[:-1] / norms[1:]
+    assert fractions[0] > 0.27  # "the first row keeps 0.28: more than the sigmoid's 0.25"
+    assert np.all((fractions[1:] > 0.21) & (fractions[1:] < 0.25))  # "between 0.21 and 0.25"
+    largest = [
+        spectral.largest_singular_value(layer.linear.weight.detach()) for layer in model.layers
+    ]
+    assert min(largest) > 1.7 and max(largest) < 2.2  # "σ_max ≈ 2 here"
