@@ -415,3 +415,18 @@ def test_a_non_finite_value_from_training_follows_its_cause() -> None:
     bad_data = x.clone()
     bad_data[3, 5] = float("nan")
     assert diagnose(make_mlp(), (bad_data, y), LOSS).findings[0].kind == "non_finite"
+
+
+def test_the_init_fix_gives_he_and_xavier_their_own_std() -> None:
+    """He: sqrt(2/fan_in) for ReLU; Xavier (Glorot): sqrt(2/(fan_in+fan_out)) for tanh/sigmoid."""
+    model = make_mlp(init=lambda layer: nn.init.normal_(layer.weight, std=1.0))
+    fix = find(diagnose(model, batch(), LOSS), "exploding")[0].fix
+    assert "He for ReLU: std = sqrt(2/fan_in)" in fix
+    assert "Xavier for tanh/sigmoid: std = sqrt(2/(fan_in+fan_out))" in fix
+    # the formulas are torch's own: kaiming_normal_ and xavier_normal_ on a 2000 x 3000 weight
+    weight = torch.empty(2000, 3000)
+    torch.manual_seed(0)
+    assert (
+        abs(nn.init.kaiming_normal_(weight, nonlinearity="relu").std() - (2 / 3000) ** 0.5) < 1e-3
+    )
+    assert abs(nn.init.xavier_normal_(weight).std() - (2 / 5000) ** 0.5) < 1e-3
