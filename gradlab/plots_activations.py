@@ -90,7 +90,7 @@ def plot_dead_units(study: RecoveryStudy, ax: Axes | None = None) -> Axes:
 
     Bars are medians over the study's seeds; the whiskers span the lowest to the highest seed.
     """
-    ax = _axes(ax, (7, 3.4))
+    ax = _axes(ax, (7.5, 3.6))
     colors = ("tab:gray", "tab:red", "tab:green")
     names = tuple(study.experiments)
     positions = np.arange(len(names))
@@ -116,11 +116,15 @@ def plot_dead_units(study: RecoveryStudy, ax: Axes | None = None) -> Axes:
     accuracy = [np.median(study.test_accuracies(name)) for name in names]
     ax.set_xticks(
         positions,
-        [f"{name}\n(median test acc {a:.0%})" for name, a in zip(names, accuracy, strict=True)],
+        [f"{name}\ntest acc {a:.0%}" for name, a in zip(names, accuracy, strict=True)],
     )
     ax.set_ylim(0, 1)
     ax.set_ylabel("fraction of never-positive units")
-    ax.set_title(f"Never-positive units, median of {len(study.seeds)} seeds (whiskers: range)")
+    ax.set_title(
+        f"Never-positive units and test accuracy, median of {len(study.seeds)} seeds "
+        "(whiskers: range)",
+        fontsize=10,
+    )
     ax.legend(fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
     return ax

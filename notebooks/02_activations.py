@@ -102,14 +102,18 @@ for depth in (5, 10, 20):
 sigmoid_net = make_mlp(10, 64, "sigmoid", "xavier", seed=0)
 stretch = [largest_singular_value(layer.linear.weight) for layer in sigmoid_net.layers]
 rms = [rms_singular_value(layer.linear.weight) for layer in sigmoid_net.layers]
-print(f"rms gain:      {min(rms):.2f} to {max(rms):.2f}")
-print(f"largest σ_max: {min(stretch):.2f} to {max(stretch):.2f}")
+print(f"rms gain:                {min(rms):.2f} to {max(rms):.2f}")
+print(f"σ_max (largest stretch): {min(stretch):.2f} to {max(stretch):.2f}")
+strict = theory.sigmoid_bound(10, largest_stretch=max(stretch))
+print(f"strict bound for 10 such layers, (0.25 × {max(stretch):.2f})^10 = {strict:.1e}")
+print(f"typical case, 0.25^10 = {theory.sigmoid_bound(10):.1e}")
 
 # %% [markdown]
 # So the strict bound is $\prod_l 0.25\,\sigma_{\max}(W_l)$, which is at most $0.25^L$ only when
 # every $\lVert W_l \rVert_2 = \sigma_{\max}(W_l) \le 1$. With these weights the strict bound is
-# about $0.5^L$, yet a gradient rarely lines up with every layer's most-stretched direction:
-# section 4 measures about $0.23$ per layer, close to the typical $0.25$.
+# about $0.5^L$ — a thousand times more than $0.25^{10}$ after ten layers — yet a gradient rarely
+# lines up with every layer's most-stretched direction: section 4 measures about $0.23$ per
+# layer, close to the typical $0.25$.
 #
 # So the common rules of thumb describe the typical case: ten sigmoid layers keep about a
 # millionth ($0.25^{10} = 9.5 \times 10^{-7}$), twenty about a trillionth
@@ -344,8 +348,8 @@ for name in dead_units.RECOVERY_ACTIVATIONS:
 # ### Recovery from a large negative bias
 #
 # Now every network starts with all biases shifted by −4, so all four activations start with
-# (nearly) the same never-positive units — between a third and a half of them, depending on the
-# seed — and then train for 300 sensible steps:
+# (nearly) the same never-positive units — from about a third to over half of them, depending on
+# the seed — and then train for 300 sensible steps:
 
 # %%
 bias_kill = dead_units.study_dead_unit_recovery(bias_shift=-4.0, seeds=SEEDS, data=data)
@@ -420,7 +424,7 @@ _ = plots_activations.plot_training_comparison(comparison)
 
 # %% [markdown]
 # The exact numbers above are from the machine these outputs were stored on (the curves show
-# seed 0). What holds in every seed:
+# seed 0; ReLU's curve lies almost exactly under Leaky ReLU's). What holds in every seed:
 
 # %%
 sigmoid_losses = training.final_losses("sigmoid")
