@@ -157,3 +157,33 @@ def test_dashboard_section() -> None:
         "body.0",
         "body.2",
     ]
+
+
+def test_exercise_part_d_event_is_a_recorded_step_within_one_step_of_the_loss() -> None:
+    """Solutions Part D: lr = 3 breaks the 4-layer ReLU net within 30 steps, and with every=2 the
+    monitor's event is an even step within one step of the first non-finite loss."""
+    data = load_digits_split(seed=0)
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    for fan_in in (64, 32, 32, 32):
+        linear = nn.Linear(fan_in, 32)
+        nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
+        nn.init.zeros_(linear.bias)
+        layers += [linear, nn.ReLU()]
+    model = nn.Sequential(*layers, nn.Linear(32, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=3.0)
+    generator = torch.Generator().manual_seed(0)
+    losses = []
+    with gradlab.GradientMonitor(model, every=2) as monitor:
+        for _ in range(30):
+            index = torch.randint(0, len(data.x_train), (64,), generator=generator)
+            loss = LOSS(model(data.x_train[index]), data.y_train[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    bad = ~np.isfinite(losses)
+    assert bad.any() and int(np.argmax(bad)) < 20  # breaks with margin (step 6 here)
+    event = monitor.non_finite
+    assert event is not None and event.step % 2 == 0
+    assert abs(event.step - int(np.argmax(bad))) <= 1
