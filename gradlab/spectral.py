@@ -163,9 +163,17 @@ class GrowthMeasurement:
         with np.errstate(all="ignore"):
             per_layer = self.measured_growth ** (1.0 / self.depth)
         layers = "layer" if self.depth == 1 else "layers"
+        inactive = int(np.sum(self.slopes == 0))  # relu: no unit had a positive pre-activation
+        silent = (
+            f" (in {inactive} of {self.depth} {layers} no unit is active: {self.activation}′ = 0, "
+            "nothing flows back)"
+            if inactive
+            else ""
+        )
         return (
             f"{self.kind} W × {self.weight_scale:.2f}, {self.activation}: "
-            f"σ_max = {_size(sigma)}, rms singular value = {_size(rms)}, slope = {_size(slope)}\n"
+            f"σ_max = {_size(sigma)}, rms singular value = {_size(rms)}, slope = {_size(slope)}"
+            f"{silent}\n"
             f"per layer: estimate σ_max × slope: {format_factor(sigma * slope)}, "
             f"typical rms × slope: {format_factor(rms * slope)}, "
             f"measured: {_growth(per_layer)}\n"

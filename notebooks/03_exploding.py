@@ -244,7 +244,10 @@ widgets.show(growth_demo)
 print(f"largest float32 number: {torch.finfo(torch.float32).max:.2g}")
 print(f"3^100 = {3.0**100:.2g}")
 print(widgets_exploding.compute_growth(20, 1.5).summary())
-print(widgets_exploding.compute_growth(100, 3.0).summary())
+linear_chain = widgets_exploding.compute_growth(100, 3.0)
+print(linear_chain.summary())
+finite_layers = int(np.isfinite(linear_chain.grad_norms).sum()) - 1  # the output's is 1
+print(f"layers back from the output whose gradient is still finite: {finite_layers}")
 tanh_extreme = widgets_exploding.compute_growth(100, 3.0, activation="tanh")
 print(
     "tanh at the same extreme: the gradient at the input is finite: "
@@ -252,9 +255,9 @@ print(
 )
 
 # %% [markdown]
-# At scale 3 and depth 100 the linear chain's gradient is `nan`: about 80 layers back its entries
-# passed the largest float32 number and became `inf`, and the next matrix product added `inf` to
-# `-inf`, which is `nan`. The tanh chain stays finite. Its full readout is below; a tanh chain this
+# At scale 3 and depth 100 the linear chain's gradient is `nan`: about 80 layers back (printed
+# above) its entries passed the largest float32 number and became `inf`, and the next matrix
+# product added `inf` to `-inf`, which is `nan`. The tanh chain stays finite. Its full readout is below; a tanh chain this
 # strongly scaled is *chaotic* (tiny rounding differences grow from layer to layer), so its exact
 # digits are the ones on the machine these outputs were stored on. What holds on any machine:
 # each layer multiplies the gradient by about 1.3 instead of 3, and the gradient at the input,
@@ -268,14 +271,15 @@ print(tanh_extreme.summary())
 # ## 3. What exploding looks like in a real training run
 #
 # Numbers at initialisation are one thing; what does a learner actually *see*? We train the same
-# 4-layer ReLU network (64 units, Xavier init; for a given seed, the same initial weights and
-# minibatches at every learning rate) on the scikit-learn digits (8 × 8 images, 10 classes, ships
-# offline) with plain SGD at three learning rates, for 100 steps, and record the loss, every
-# parameter's gradient norm and every parameter's norm at each step. Each learning rate is trained
-# from five seeds (five initialisations and minibatch orders), because a single run can be a coin
-# flip: near the edge of stability (around `lr = 1.0` for this network) whether a run diverges can
-# hang on the last bits of rounding, so the same seed diverges on one CPU and trains on another.
-# The three rates below are chosen away from that edge.
+# ReLU network (four hidden layers of 64 units and a linear output layer `head`, Xavier init; for a
+# given seed, the same initial weights and minibatches at every learning rate) on the scikit-learn
+# digits (8 × 8 images, 10 classes, ships offline) with plain SGD at three learning rates, for 100
+# steps, and record the loss, every parameter's gradient norm and every parameter's norm at each
+# step. Each learning rate is trained from five seeds (five initialisations and minibatch orders),
+# because a single run can be a coin flip: near the edge of stability whether a run diverges can hang on the last bits of rounding,
+# so the same seed diverges on one CPU and trains on another. The three rates below are chosen
+# away from that edge: for this network it lies somewhere between 0.5, where every run below
+# survives, and 3.0, where every run diverges.
 
 # %%
 data = load_digits_split(seed=0)
@@ -307,9 +311,9 @@ print(divergence.format_training_log(crash))
 # %% [markdown]
 # The loss starts near $\ln 10 \approx 2.30$ (a 10-class guess). On the machine these outputs were
 # stored on it then bounces for a few steps, climbs to tens, to hundreds of thousands and beyond,
-# and finally reads `nan`. The classic
-# textbook log looks like 2.31, 2.28, 15793.4, nan; what every one of the five runs shares (the
-# cell above the plot checks it) is the order of events: the loss **spikes** to more than ten
+# and finally reads `nan`. Textbook logs often jump straight from a normal loss to a huge one and
+# then `nan`; what every one of the five runs shares (the summary printed under the plot checks
+# it) is the order of events: the loss **spikes** to more than ten
 # times its starting value at least two steps before the first `inf` or `nan`, and the gradient
 # norm grows more than a thousand-fold before it. Large gradient norms and a spiking loss are the
 # early warning; NaN is the end of the story.
@@ -474,12 +478,14 @@ time_demo = widgets_exploding.make_time_demo(recurrent_scale=0.5, steps=6)
 widgets.show(time_demo)
 
 # %% [markdown]
-# The overflowing extreme, as text. The linear RNN's numbers are exact powers of 3 until they
-# overflow:
+# The overflowing extreme, as text. The linear RNN's numbers are the powers of 3 (to float32's
+# seven significant digits) until they overflow, about 80 steps back:
 
 # %%
 linear_extreme, tanh_extreme = widgets_exploding.compute_time_comparison(3.0, 100)
 print(linear_extreme.summary())
+finite_steps = int(np.isfinite(linear_extreme.grad_norms).sum()) - 1  # the last step's is 1
+print(f"linear RNN: steps back from the last one whose gradient is still finite: {finite_steps}")
 print(
     f"tanh RNN: {tanh_extreme.regime}; the gradient reaching the first step is finite: "
     f"{math.isfinite(tanh_extreme.first_step)}"

@@ -214,11 +214,13 @@ check_close(
 # %% [markdown]
 # ## Part B — find the first non-finite step
 #
-# A real run that diverges: a 4-layer ReLU network on the digits with SGD at `lr = 3.0` (seed 2,
-# one of the five runs of section 3 of the chapter), trained for 20 steps *without* stopping at
-# the first non-finite value. It diverges within the first 20 steps on any machine; the exact step
-# and numbers printed below are the ones on the machine these outputs were stored on. `losses` has one entry per step; `grad_norms` has one row per step and one column per
-# parameter, in `parameter_names` order (forward order: input layer first).
+# A real run that diverges: the ReLU network of section 3 of the chapter (four hidden layers of 64
+# units and a linear output layer) on the digits with SGD at `lr = 3.0` (seed 2, one of the five
+# runs there), trained for 20 steps *without* stopping at the first non-finite value. It diverges
+# within the first 20 steps on any machine; the exact step and numbers printed below are the ones
+# on the machine these outputs were stored on. `losses` has one entry per step; `grad_norms` has
+# one row per step and one column per parameter, in `parameter_names` order (forward order: input
+# layer first).
 
 # %% tags=["nbval-ignore-output"]
 run = divergence.train_at_learning_rates(

@@ -98,6 +98,10 @@ def test_extremes_overflow_and_are_labelled():
     assert math.isfinite(tanh.first_step)  # tanh saturates: it explodes far less
     smallest = compute_growth(GROWTH_GRID.depth_max, GROWTH_GRID.scale_min, "orthogonal", "relu")
     assert smallest.status == "vanished"
+    # the signal underflows to 0 deep in a small relu chain: the readout says why the slope is 0
+    silent = compute_growth(GROWTH_GRID.depth_max, GROWTH_GRID.scale_min, "gaussian", "relu")
+    assert "slope = 0.00 (in " in silent.summary() and "no unit is active" in silent.summary()
+    assert "no unit is active" not in compute_growth(20, 1.5, "gaussian", "relu").summary()
 
 
 def test_plots_draw_overflowing_results():
