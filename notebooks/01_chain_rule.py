@@ -77,9 +77,9 @@ print(table)
 #   gradient is left.
 # - Halving per layer wipes out the signal: after 50 layers it is around $10^{-15}$. Float32 can
 #   still store that (its normal numbers reach down to about $10^{-38}$; below that it keeps fewer
-#   and fewer digits down to $1.4 \times 10^{-45}$, and anything smaller becomes exactly 0). But
-#   added to weights of size ~0.1 an update this small changes nothing: float32 keeps only about 7
-#   significant digits. The cell after the plot checks these numbers.
+#   and fewer digits down to $1.4 \times 10^{-45}$, and anything below half of that becomes exactly
+#   0). But added to weights of size ~0.1 an update this small changes nothing: float32 keeps only
+#   about 7 significant digits. The cell after the plot checks these numbers.
 # - On the exploding side, 1.5 per layer over 50 layers gives about $6.4 \times 10^{8}$.
 #   (Some texts round this entry to "$\sim 10^8$"; the exact value is more than six times
 #   larger.) Large, but nowhere near float32's largest number, about $3.4 \times 10^{38}$: a
@@ -98,7 +98,7 @@ print(f"0.9^50 = {table.value(0.9, 50):.4f}   0.5^50 = {table.value(0.5, 50):.1e
 print(f"1.5^50 = {table.value(1.5, 50):.3e}, which is {table.value(1.5, 50) / 1e8:.1f} x 1e8")
 print(f"float32's largest number:    {float32.largest:.1e}")
 print(f"its smallest normal number:  {float32.smallest_normal:.1e}")
-print(f"its smallest number of all:  {float32.smallest_subnormal:.1e} (anything smaller becomes 0)")
+print(f"its smallest number of all:  {float32.smallest_subnormal:.1e} (below half of it: 0)")
 print(f"its significant digits:      {float32.significant_digits:.1f}")
 weight = torch.tensor(0.1)  # a float32 weight
 print("0.1 + 0.5^50 == 0.1 in float32:", bool(weight + table.value(0.5, 50) == weight))
