@@ -1,7 +1,8 @@
 """Drawing only, for notebooks/03_exploding: each plot_* takes computed results and an optional
 Axes and returns the Axes. Non-finite values cannot sit on a log axis: they are marked with an x
 along the top and labelled 'exploded (inf/nan)'; gradients that underflowed to exactly 0 are marked
-with a triangle along the bottom and labelled 'vanished (0)' (where the caller asks for it).
+with a triangle on the bottom edge and labelled 'vanished (0)'. Gradient plots span at least
+MIN_DECADES decades, so a flat curve looks flat and a vanishing one falls.
 """
 
 from __future__ import annotations
@@ -41,6 +42,31 @@ def plot_log_line(
     if mark_vanished and zero.any():
         bottom = y[shown].min() if shown.any() else 1.0
         ax.scatter(x[zero], np.full(zero.sum(), bottom), marker="v", color="black", zorder=4)
+
+
+MIN_DECADES = 6  # a gradient plot's y-axis spans at least this: flat looks flat, vanishing falls
+
+
+def span_log_range(ax: Axes, *curves: np.ndarray, decades: int = MIN_DECADES) -> float:
+    """Set a log y-range covering every positive finite value of the curves and at least `decades`
+    decades centred on 1 (the gradient where the loss is read); return its bottom edge."""
+    values = np.concatenate([np.asarray(c, dtype=np.float64).ravel() for c in curves])
+    with np.errstate(invalid="ignore"):
+        values = values[np.isfinite(values) & (values > 0)]
+    low = min(float(values.min(initial=1.0)), 10.0 ** (-decades / 2)) / 2
+    high = max(float(values.max(initial=1.0)), 10.0 ** (decades / 2)) * 2
+    ax.set_yscale("log")
+    ax.set_ylim(low, high)
+    return low
+
+
+def _mark_vanished_at_bottom(ax: Axes, x: np.ndarray, y: np.ndarray, bottom: float) -> None:
+    """A triangle on the bottom edge for every value that underflowed to exactly 0."""
+    zero = np.asarray(y, dtype=np.float64) == 0
+    if zero.any():
+        ax.scatter(
+            x[zero], np.full(zero.sum(), bottom), marker="v", color="black", zorder=4, clip_on=False
+        )
 
 
 def mark_overflow_in_legend(ax: Axes, *curves: np.ndarray) -> None:
@@ -103,10 +129,12 @@ def plot_growth(result: GrowthMeasurement, ax: Axes | None = None) -> Axes:
         (result.grad_norms, "o-", "tab:blue", "measured"),
     )
     for values, style, color, label in curves:
-        plot_log_line(ax, layers, values, style, mark_vanished=True, color=color, label=label)
+        plot_log_line(ax, layers, values, style, color=color, label=label)
+    bottom = span_log_range(ax, *(values for values, *_ in curves))
+    for values, *_ in curves:
+        _mark_vanished_at_bottom(ax, layers, values, bottom)
     mark_overflow_in_legend(ax, *(values for values, *_ in curves))
     mark_vanished_in_legend(ax, *(values for values, *_ in curves))
-    ax.set_yscale("log")
     ax.set_xlabel("layer l (0 = input)")
     ax.set_ylabel("‖∂L/∂h_l‖")
     ax.set_title(
@@ -122,29 +150,21 @@ def plot_time_gradients(results: list[TimeGradients], ax: Axes | None = None) ->
     """‖∂L/∂h_t‖ against t for each case, with the closed form s^(T−t) dashed (W_h = s · Q)."""
     ax = _axes(ax)
     colors = {"linear": "tab:blue", "tanh": "tab:orange"}
-    closed_drawn = False
-    for result in results:
+    for index, result in enumerate(results):
         t = np.arange(1, result.steps + 1)
-        if not closed_drawn:
-            plot_log_line(
-                ax, t, result.closed_form, "--", mark_vanished=True, color="gray", label="s^(T−t)"
-            )
-            closed_drawn = True
+        if index == 0:
+            plot_log_line(ax, t, result.closed_form, "--", color="gray", label="s^(T−t)")
         style = "o" if result.steps <= 30 else "-"
         color = colors.get(result.case)
         plot_log_line(
-            ax,
-            t,
-            result.grad_norms,
-            style,
-            mark_vanished=True,
-            color=color,
-            ms=4,
-            label=f"{result.case} nn.RNN",
+            ax, t, result.grad_norms, style, color=color, ms=4, label=f"{result.case} nn.RNN"
         )
+    curves = [results[0].closed_form] if results else []
+    bottom = span_log_range(ax, *curves, *(r.grad_norms for r in results))
+    for result in results:
+        _mark_vanished_at_bottom(ax, np.arange(1, result.steps + 1), result.grad_norms, bottom)
     mark_overflow_in_legend(ax, *(r.grad_norms for r in results))
     mark_vanished_in_legend(ax, *(r.grad_norms for r in results))
-    ax.set_yscale("log")
     ax.set_xlabel("time step t (the loss is at t = T)")
     ax.set_ylabel("‖∂L/∂h_t‖")
     if results:

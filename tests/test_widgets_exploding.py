@@ -114,6 +114,30 @@ def test_plots_draw_overflowing_results():
     plt.close("all")
 
 
+def test_gradient_plots_show_flat_as_flat_and_vanished_at_the_bottom():
+    """At least MIN_DECADES decades on the y-axis (a flat curve is not blown up into a slope), and
+    underflow-to-0 drawn on the bottom edge, below every drawn value (not at the output's 1)."""
+    import matplotlib.pyplot as plt
+
+    from gradlab.plots_exploding import MIN_DECADES
+
+    flat = plot_growth(compute_growth(20, 1.0))
+    low, high = flat.get_ylim()
+    assert math.log10(high / low) >= MIN_DECADES and low < 1 < high
+    time_flat = plot_time_gradients(compute_time_comparison(1.0, 50))
+    assert math.log10(time_flat.get_ylim()[1] / time_flat.get_ylim()[0]) >= MIN_DECADES
+    for ax in (
+        plot_growth(compute_growth(100, 0.25, "gaussian", "relu")),
+        plot_time_gradients(compute_time_comparison(0.1, 100)),
+    ):
+        bottom = ax.get_ylim()[0]
+        drawn = np.concatenate([line.get_ydata() for line in ax.get_lines()])
+        markers = [c.get_offsets()[:, 1] for c in ax.collections if len(c.get_offsets())]
+        assert markers and all(np.all(m == bottom) for m in markers)
+        assert np.all(drawn[np.isfinite(drawn)] > bottom)
+    plt.close("all")
+
+
 def test_widgets_redraw_on_slider_move():
     demo = make_growth_demo(depth=10, weight_scale=1.5)
     readout = demo.children[2]
