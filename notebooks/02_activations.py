@@ -31,7 +31,7 @@
 # - read a training comparison on real data and explain it with the numbers above.
 #
 # Every number the text quotes is computed in a cell next to it. The whole notebook runs in
-# well under a minute on a laptop CPU.
+# under a minute on a laptop CPU.
 #
 # Training runs are *chaotic*: another CPU rounds floats a little differently, and a run can take
 # another path. So every training experiment here is repeated over several seeds, and the text
@@ -41,6 +41,7 @@
 # %%
 import math
 
+import numpy as np
 import torch
 
 from gradlab import activation_depth, activation_explorer, activation_training, dead_units
@@ -109,8 +110,8 @@ print(f"strict bound for 10 such layers, (0.25 × {max(stretch):.2f})^10 = {stri
 print(f"typical case, 0.25^10 = {theory.sigmoid_bound(10):.1e}")
 
 # %% [markdown]
-# So the strict bound is $\prod_l 0.25\,\sigma_{\max}(W_l)$, which is at most $0.25^L$ only when
-# every $\lVert W_l \rVert_2 = \sigma_{\max}(W_l) \le 1$. With these weights the strict bound is
+# So the strict bound is $\prod_l 0.25\,\sigma_{\max}(W_l)$, which is guaranteed to be at most
+# $0.25^L$ when every $\lVert W_l \rVert_2 = \sigma_{\max}(W_l) \le 1$. With these weights the strict bound is
 # about $0.5^L$ — a thousand times more than $0.25^{10}$ after ten layers — yet a gradient rarely
 # lines up with every layer's most-stretched direction: section 4 measures about $0.23$ per
 # layer, close to the typical $0.25$.
@@ -155,13 +156,14 @@ print(activation_explorer.activation_table())
 # - **sigmoid, tanh** flatten on *both* sides: a large input of either sign blocks the gradient.
 # - **relu, leaky_relu, elu** are flat (or nearly) only on the *negative* side, and pass the
 #   gradient unchanged (derivative exactly 1) for every positive input.
-# - **gelu, silu** are smooth versions of relu. Their derivative overshoots 1 a little just right
-#   of 0, and it is **negative for every input below a point**: $-0.75$ for GELU, $-1.28$ for
+# - **gelu, silu** are smooth versions of relu. Their derivative rises a little above 1 for
+#   larger positive inputs (the max column: 1.129 and 1.100) and settles back to 1 from above,
+#   and it is **negative for every input below a point**: $-0.75$ for GELU, $-1.28$ for
 #   SiLU (last lines of the table). There the function *decreases*: it dips below 0 and rises
 #   back towards 0 as $x \to -\infty$. The derivative is lowest at $x = -1.41$ for GELU (about
 #   $-0.13$) and $x = -2.40$ for SiLU (about $-0.10$), then fades to 0 from below.
-#   The middle interval in their flat-zone column is where $f'$ crosses 0 on its way down (the
-#   bottom of $f$'s dip), not a flat stretch: just left of it $f'$ is negative, not small.
+#   The middle interval in their flat-zone column is where $f'$ crosses 0 (at the bottom of
+#   $f$'s dip), not a flat stretch: just left of it $f'$ is negative, not small.
 #
 # ## 3. Interactive: activation explorer
 #
@@ -206,6 +208,7 @@ for name in ("leaky_relu", "gelu", "silu"):
 xavier_10 = activation_depth.compute_gradient_after_depth(10, "xavier")
 print(xavier_10.table())
 print(f"\n(√½)^10 = 0.5^5 = {0.5**5:.2%}   0.23^10 = {0.23**10:.1e} = {100 * 0.23**10:.1e}%")
+print(f"sigmoid, per layer: {xavier_10.remaining_of('sigmoid') ** (1 / 10):.2f}")
 
 # %%
 _ = plots_activations.plot_gradient_after_depth(xavier_10)
@@ -213,8 +216,8 @@ _ = plots_activations.plot_gradient_after_depth(xavier_10)
 # %% [markdown]
 # What the measurement says about the hand-drawn bars:
 #
-# - **sigmoid**: below 0.01%, yes — in fact about $4.6 \times 10^{-5}$ %, close to $0.23^{10}$ (Chapter 1
-#   measured a factor near 0.23 per sigmoid layer).
+# - **sigmoid**: below 0.01%, yes — in fact about $4.6 \times 10^{-5}$ %, close to $0.23^{10}$:
+#   about 0.23 per layer (last line above), the factor Chapter 1 measured per sigmoid layer.
 # - **relu and leaky_relu: 2.8% is right — for Xavier init.** It is close to
 #   $(\sqrt{1/2})^{10} = 1/32 \approx 3.1\%$: half of a ReLU layer's units are off, so
 #   $\operatorname{rms} f' = \sqrt{1/2}$, and Xavier weights have gain 1; the measurement falls a
@@ -250,13 +253,14 @@ print("relu, He,     per seed:", ", ".join(format_percent(v) for v in he_10.per_
 #
 # Every move builds 21 fresh networks (7 activations × 3 seeds) and runs a real backward pass
 # through each. Try depth 50 with `he`, then `normal` init (plain `randn` weights, a gain of 8
-# per layer): the ReLU-family numbers overflow float32 (about $3.4 \times 10^{38}$) and read
+# per layer): the five ReLU-like numbers overflow float32 (about $3.4 \times 10^{38}$) and read
 # *exploded (nan)*, tanh's gradient grows more than $10^{10}$-fold without overflowing (labelled
 # *exploded*, the label for anything above $10^4$), while sigmoid's saturation tames the blow-up.
 # The same setting as text:
 
 # %%
 normal_50 = activation_depth.compute_gradient_after_depth(50, "normal")
+print(f"largest float32: {torch.finfo(torch.float32).max:.1e}")
 print("depth 50, normal init: gradient reaching the input / gradient leaving the last layer")
 for name, value in zip(normal_50.activations, normal_50.remaining, strict=True):
     if not math.isfinite(value):
@@ -285,7 +289,7 @@ widgets.show(depth_demo)
 # outputs 0 and has derivative 0 for every input, so its weights receive exactly zero gradient:
 # gradient descent cannot move it. Such a ReLU unit is **dead**. `gradlab.dead_units` counts
 # **never-positive** units: the fraction of units whose pre-activation is never positive over a
-# whole batch (here all 1,347 training digits). For ReLU, never positive means dead. For Leaky
+# whole batch (here all the training digits, counted below). For ReLU, never positive means dead. For Leaky
 # ReLU, GELU and SiLU it does not: such a unit still passes a small gradient (0.01, or $f'(z)$),
 # so for them the count says "switched off on this data", not "stuck for good".
 #
@@ -295,6 +299,7 @@ widgets.show(depth_demo)
 
 # %%
 data = load_digits_split(seed=0)
+print(f"{len(data.x_train)} training digits")
 for shift, report in dead_units.measure_dead_fraction_vs_bias(data=data).items():
     print(f"bias shift {shift:+.0f}: {report.describe()}")
 
@@ -330,9 +335,9 @@ print(
 for name in ("leaky_relu", "gelu", "silu"):
     fewer = bool((high_lr.fractions(name, "after_kill") < relu_killed).all())
     print(f"{name:>10} loses fewer units than relu in every seed: {fewer}")
-print(
-    f"relu's dead first-layer units stay dead, every seed: {high_lr.first_layer_stayed_off('relu')}"
-)
+first_layer_killed = high_lr.fractions("relu", "after_kill", layer=0)
+none_first = bool(first_layer_killed.max() == 0)
+print(f"relu: no first-layer unit killed by the bad steps, every seed: {none_first}")
 for name in dead_units.RECOVERY_ACTIVATIONS:
     above = bool(high_lr.test_accuracies(name).min() > 0.8)
     print(f"{name:>10}: test accuracy above 80% in every seed: {above}")
@@ -340,8 +345,8 @@ for name in dead_units.RECOVERY_ACTIVATIONS:
 # %% [markdown]
 # Ten bad steps kill over a fifth of the ReLU units in every seed (28% to 43% on the machine
 # these outputs were stored on; you will read that "30–50% of ReLUs die" in practice, and that
-# is one experience, not a law). The other activations lose fewer. The first layer's dead ReLUs
-# never come back; deeper ones can, when the layers below change what they receive. This network
+# is one experience, not a law). The other activations lose fewer. All of these dead units sit in
+# the deeper layers: the bad steps kill none in the first layer, in every seed. This network
 # is wide enough to reach high accuracy with its survivors in every seed; the next experiment is
 # harsher.
 #
@@ -357,6 +362,8 @@ bias_kill = dead_units.study_dead_unit_recovery(bias_shift=-4.0, seeds=SEEDS, da
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(bias_kill.table())
+gelu_wins = int((bias_kill.test_accuracies("gelu") > bias_kill.test_accuracies("relu")).sum())
+print(f"gelu's test accuracy above relu's in {gelu_wins} of {len(SEEDS)} seeds")
 _ = plots_activations.plot_dead_units(bias_kill)
 
 # %% [markdown]
@@ -370,7 +377,10 @@ print(
 )
 leaky_left = bias_kill.fractions("leaky_relu", "after_recovery")
 print(f"leaky_relu ends with under 10% never positive in every seed: {leaky_left.max() < 0.1}")
-for name in ("gelu", "silu"):
+others_left = [bias_kill.fractions(name, "after_recovery") for name in ("relu", "gelu", "silu")]
+fewest = bool((leaky_left < np.minimum.reduce(others_left)).all())
+print(f"leaky_relu ends with the fewest never-positive units, every seed: {fewest}")
+for name in ("relu", "gelu", "silu"):
     fewer = bias_kill.fractions(name, "after_recovery") < bias_kill.fractions(name, "after_kill")
     print(
         f"{name:>10} ends with fewer never-positive units than after the kill, every seed: "
@@ -389,8 +399,9 @@ print(
 #
 # - **ReLU, first layer: once dead, dead for good.** Its inputs are the fixed pixels, its dead
 #   units get exactly zero gradient, so not one of them changes — in every seed, on every machine
-#   (a zero gradient is exactly zero under any rounding). In deeper layers some units can come
-#   back — not by their own gradient, but because the layers below changed what they receive. So
+#   (a zero gradient is exactly zero under any rounding). In deeper layers some units do come
+#   back (ReLU's network ends with fewer never-positive units than after the kill, every seed) —
+#   not by their own gradient, but because the layers below changed what they receive. So
 #   "a dead ReLU can never recover" is exactly true only for the first layer.
 # - **Leaky ReLU recovers almost completely**: its slope of 0.01 for negative inputs is small, but
 #   never zero, and Adam rescales small gradients into normal-sized steps.
@@ -401,7 +412,8 @@ print(
 #   $-5 \times 10^{-4}$, a hundred times smaller than SiLU's. Many of its units do turn positive
 #   again for some inputs, yet its network ends with ReLU's, at a median test accuracy below
 #   50%, and every one of its runs below every Leaky ReLU and SiLU run. (Which of ReLU and GELU
-#   ends higher changes from seed to seed and machine to machine: that comparison is noise.)
+#   ends higher changes from seed to seed — see the line under the table — and from machine to
+#   machine: that comparison is noise.)
 #
 # ## 6. Training on real data
 #
@@ -596,8 +608,8 @@ knowledge_check = [
             "ReLU's first-layer dead units cannot move at all.",
             "GELU's derivative at −4 is about −5e-4: some units turn positive again, but fewer, "
             "and its network's median test accuracy stays below 50%.",
-            "Leaky ReLU ended under 10% never positive in every seed: its 0.01 slope is never "
-            "zero.",
+            "Leaky ReLU ended with the fewest in every seed, under 10%: its 0.01 slope is "
+            "never zero.",
             "They differ a lot: see the table in section 5.",
         ],
     ),

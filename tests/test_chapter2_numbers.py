@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from gradlab.activation_depth import compute_gradient_after_depth
 from gradlab.activation_training import study_activation_training
@@ -48,6 +49,7 @@ def test_gradient_after_ten_layers():
     he = compute_gradient_after_depth(10, "he")
     assert xavier.remaining_of("sigmoid") < 1e-6  # "below 0.01%": 4.6e-05 %
     assert 0.1 * 0.23**10 < xavier.remaining_of("sigmoid") < 10 * 0.23**10
+    assert f"{xavier.remaining_of('sigmoid') ** (1 / 10):.2f}" == "0.23"  # "about 0.23 per layer"
     assert f"{0.5**5:.2%}" == "3.12%"  # the printed prediction (√½)^10 for ReLU with gain-1 weights
     for name in ("relu", "leaky_relu"):  # the seed's 2.8%: "a little short of" (√½)^10 = 1/32
         assert 0.8 * 0.5**5 < xavier.remaining_of(name) < 0.5**5
@@ -77,6 +79,7 @@ def training(data):
 
 
 def test_dead_units_vs_bias(data):
+    assert len(data.x_train) == 1348  # "all the training digits", printed
     by_bias = measure_dead_fraction_vs_bias(data=data)
     assert by_bias[0.0].dead_fraction < 0.02
     assert by_bias[-4.0].dead_fraction == pytest.approx(0.55, abs=0.01)
@@ -89,7 +92,9 @@ def test_high_learning_rate_kill(high_lr):
     assert relu_killed.min() > 0.2  # "over a fifth ... in every seed"
     for name in ("leaky_relu", "gelu", "silu"):  # "the other activations lose fewer"
         assert (high_lr.fractions(name, "after_kill") < relu_killed).all()
-    assert high_lr.first_layer_stayed_off("relu")  # "the first layer's dead ReLUs never come back"
+    # "all of these dead units sit in the deeper layers: none in the first, in every seed"
+    assert (high_lr.fractions("relu", "after_kill", layer=0) == 0).all()
+    assert (high_lr.fractions("relu", "after_kill", layer=2) > 0.1).all()
     for name in RECOVERY_ACTIVATIONS:  # "high accuracy with its survivors in every seed"
         assert high_lr.test_accuracies(name).min() > 0.8
 
@@ -100,9 +105,13 @@ def test_recovery_from_negative_bias(bias_kill):
         after_kill = bias_kill.fractions(name, "after_kill")
         assert ((after_kill > 0.3) & (after_kill < 0.6)).all()  # "a third to a half"
         assert bias_kill.fractions(name, "after_kill") == pytest.approx(start, abs=0.02)
+    assert (bias_kill.fractions("relu", "after_kill", layer=0) > 0).all()  # not vacuous: 1+ dead
     assert bias_kill.first_layer_stayed_off("relu")  # "not one of them changes"
-    assert bias_kill.fractions("leaky_relu", "after_recovery").max() < 0.1
-    for name in ("gelu", "silu"):  # "turn positive again"
+    leaky_left = bias_kill.fractions("leaky_relu", "after_recovery")
+    assert leaky_left.max() < 0.1
+    for name in ("relu", "gelu", "silu"):  # quiz: Leaky ReLU ends with the fewest, every seed
+        assert (leaky_left < bias_kill.fractions(name, "after_recovery")).all()
+    for name in ("relu", "gelu", "silu"):  # "turn positive again" / deeper ReLUs "do come back"
         after = bias_kill.fractions(name, "after_recovery")
         assert (after < bias_kill.fractions(name, "after_kill")).all()
     assert bias_kill.median_accuracy_verdict("leaky_relu") == "median above 80%"
@@ -159,6 +168,7 @@ def test_relu_gradient_per_seed_is_the_init_not_luck():
 
 def test_normal_init_overflows_relu_family_not_tanh():
     normal = compute_gradient_after_depth(50, "normal")
+    assert f"{torch.finfo(torch.float32).max:.1e}" == "3.4e+38"  # "about 3.4 × 10^38"
     for name in ("relu", "leaky_relu", "elu", "gelu", "silu"):  # overflowed float32
         assert not np.isfinite(normal.remaining_of(name))
     tanh = normal.remaining_of("tanh")
@@ -168,3 +178,14 @@ def test_normal_init_overflows_relu_family_not_tanh():
 
 def test_sigmoid_derivative_at_four():
     assert 0.017 < float(activation_derivative("sigmoid", 4.0)) < 0.02  # "under 0.02"
+
+
+def test_gelu_silu_derivative_above_one_for_larger_inputs():
+    """'rises a little above 1 for larger positive inputs ... settles back to 1 from above'."""
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    for name, peak in (("gelu", 1.129), ("silu", 1.100)):
+        slope = activation_derivative(name, x)
+        above = slope[1:] if name == "silu" else slope  # SiLU' passes 1 only at x = 1.28
+        assert (above > 1).all() and (slope < peak + 1e-3).all()
+        assert max_derivative(name) == pytest.approx(peak, abs=1e-3)
+    assert float(activation_derivative("gelu", x)[-1]) < float(activation_derivative("gelu", x)[1])
