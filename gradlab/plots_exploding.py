@@ -13,8 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+from gradlab.matrix_stretch import CircleImage
 from gradlab.rnn import TimeGradients
-from gradlab.spectral import CircleImage, GrowthMeasurement
+from gradlab.spectral import GrowthMeasurement
 from gradlab.training import TrainingRecord
 
 

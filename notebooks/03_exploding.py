@@ -45,7 +45,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gradlab import divergence, plots_exploding, quiz, rnn, spectral, theory, widgets
+from gradlab import divergence, matrix_stretch, plots_exploding, quiz, rnn, spectral, theory
+from gradlab import widgets
 from gradlab import widgets_exploding
 from gradlab.data import load_digits_split
 from gradlab.formatting import format_factor, format_number
@@ -75,13 +76,13 @@ from gradlab.formatting import format_factor, format_number
 #   stretching them, so every singular value is 1. A scale $s$ times it, $W = s\,Q$, maps the
 #   circle to a circle of radius $s$: every direction is stretched by exactly $s$ (right panel).
 #
-# `gradlab.spectral.map_unit_circle` computes these for a 2 × 2 matrix; the plot only draws them.
+# `gradlab.matrix_stretch.map_unit_circle` computes these for a 2 × 2 matrix; the plot only draws them.
 
 # %%
-stretch = spectral.map_unit_circle(np.array([[1.2, 0.6], [0.3, 0.7]]))
+stretch = matrix_stretch.map_unit_circle(np.array([[1.2, 0.6], [0.3, 0.7]]))
 angle = 0.6  # a rotation by 0.6 radians is an orthogonal matrix
 rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-scaled_rotation = spectral.map_unit_circle(1.3 * rotation)
+scaled_rotation = matrix_stretch.map_unit_circle(1.3 * rotation)
 fig, axes = plt.subplots(1, 2, figsize=(9, 5.2))
 plots_exploding.plot_circle_image(stretch, axes[0])
 plots_exploding.plot_circle_image(scaled_rotation, axes[1], title="W = s·Q with s = 1.3")
