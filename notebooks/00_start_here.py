@@ -110,11 +110,13 @@ make_widget_selftest()
 #
 # - **Initialization**: Chapter 1's widget and Chapter 2's tables compare Xavier, He and plain
 #   `randn` weights; Chapter 3 builds orthogonal weights. Chapter 7 applies He init as the fix for
-#   two of its broken models and checks that it works.
+#   three of its broken models (with ReLU for the deep sigmoid network, with zero biases for the
+#   dead ReLUs) and checks that each fix works.
 # - **Normalization, residual connections, gradient clipping**: not taught yet. Chapter 7's
 #   diagnosis names them in the fixes it suggests (LayerNorm/BatchNorm or residual connections for
 #   vanishing gradients, `torch.nn.utils.clip_grad_norm_` for exploding ones), and its monitor's
-#   report can check a clipping threshold you use; Chapters 4–6 will explain why each one works.
+#   report can check a clipping threshold you use (`monitor.report(clip_threshold=...)`, not
+#   shown in the chapter); Chapters 4–6 will explain why each one works.
 #
 # Every chapter ends with links to the previous and the next chapter and to its exercises.
 

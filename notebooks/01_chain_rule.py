@@ -31,6 +31,8 @@
 # computed in a cell next to it.
 
 # %%
+import math
+
 import torch
 
 from gradlab import factor_measurement, plots, probe, quiz, spectral, theory, widgets
@@ -245,12 +247,13 @@ print(relu_probe.table())
 # - Switch to `relu` with `he` init: the line is level, a gradient highway.
 # - With `relu`/`he`, push the weight scale above 1: the line tilts the other way.
 # - Choose `tanh`, `xavier` and weight scale 0.1, and raise the depth to 50: each layer keeps about
-#   a tenth, the gradient falls below float32's smallest number, and the first layers get exactly
-#   0 (▼).
+#   a tenth, the gradient drops below half of float32's smallest number, and the first layers get
+#   exactly 0 (▼).
 # - Choose `relu` with `normal` init (plain `randn` weights, no scaling by fan-in): each layer
 #   multiplies the gradient by more than 5, so from depth 7 on the first layer's gradient is
-#   labelled *exploded*. Those gradients are still finite numbers. Only at depth 50 does float32
-#   overflow: the network's output becomes nan, and so does every gradient (×).
+#   labelled *exploded*. Those gradients are still finite numbers, up to depth 49. At depth 50
+#   the network's output itself overflows float32 (it holds inf and nan), and every gradient
+#   becomes nan (×).
 
 # %% tags=["nbval-ignore-output"]
 demo = widgets.make_gradient_flow_demo(depth=8, activation="sigmoid", weight_scale=1.0)
@@ -270,6 +273,15 @@ for setting in [
 ]:
     print("depth {}, {}, weight scale {}, {} init:".format(*setting))
     print(widgets.compute_gradient_flow(*setting).summary(), end="\n\n")
+
+# %% [markdown]
+# Where the `relu`/`normal` label and the overflow begin, at the depths either side of each:
+
+# %%
+for depth in (6, 7, 49, 50):
+    normal_probe = widgets.compute_gradient_flow(depth, "relu", 1.0, "normal")
+    finite = all(math.isfinite(norm) for norm in normal_probe.activation_grad_norms)
+    print(f"depth {depth}: first layer {normal_probe.statuses[0]}, every gradient finite: {finite}")
 
 # %% [markdown]
 # ## 4. Quick check
@@ -308,9 +320,9 @@ widgets.show(quiz.make_quiz([quick_check]))
 #   $0.25^{L}$ is what unit-gain sigmoid layers typically keep at most, and a guaranteed ceiling
 #   only when every $\lVert W\rVert_2 \le 1$.
 # - Factors below 1 make early layers learn little or nothing (vanishing), down to an exact 0 once
-#   the gradient falls below float32's smallest number; above 1 they make the early layers' steps
-#   far too large (exploding) long before float32 overflows. Healthy deep networks keep the factor
-#   near 1.
+#   the gradient drops below half of float32's smallest number; above 1 they make the early
+#   layers' steps far too large (exploding) long before float32 overflows. Healthy deep networks
+#   keep the factor near 1.
 # - Which fixes keep it near 1? Here you tried two: the activation (ReLU instead of sigmoid) and
 #   the initialisation (He for ReLU). Chapter 2 compares activations and initialisations in
 #   depth. Chapters 4–6 (initialisation, residual connections, gradient clipping) are still being

@@ -124,14 +124,21 @@ def test_tanh_small_weights_underflow_to_exactly_zero():
 def test_relu_normal_init_is_labelled_exploded_long_before_it_overflows():
     for depth in range(2, 7):
         assert compute_gradient_flow(depth, "relu", 1.0, "normal").statuses[0] != "exploded"
-    for depth in (7, 8, 20, 40):
+    for depth in (7, 8, 20, 40, 49):
         probe = compute_gradient_flow(depth, "relu", 1.0, "normal")
         assert probe.statuses[0] == "exploded"  # "from depth 7 on"
-        assert np.all(np.isfinite(probe.activation_grad_norms))  # "still finite numbers"
+        assert np.all(np.isfinite(probe.activation_grad_norms))  # "still finite, up to depth 49"
     assert compute_gradient_flow(8, "relu", 1.0, "normal").typical_factor > 5  # "more than 5"
-    overflowed = compute_gradient_flow(50, "relu", 1.0, "normal")  # "only at depth 50"
-    assert math.isnan(overflowed.loss)  # the network's output became nan
-    assert np.all(np.isnan(overflowed.activation_grad_norms))
+    overflowed = compute_gradient_flow(50, "relu", 1.0, "normal")  # "at depth 50"
+    assert math.isnan(overflowed.loss)
+    assert np.all(np.isnan(overflowed.activation_grad_norms))  # "every gradient becomes nan"
+    # "the network's output itself overflows float32 (it holds inf and nan)"; at 49 it does not
+    batch = make_batch(64, 64, seed=0)
+    with torch.no_grad():
+        output_50 = make_mlp(50, 64, "relu", "normal", 1.0, seed=0)(batch)
+        output_49 = make_mlp(49, 64, "relu", "normal", 1.0, seed=0)(batch)
+    assert bool(torch.isinf(output_50).any()) and bool(torch.isnan(output_50).any())
+    assert bool(torch.isfinite(output_49).all())
 
 
 # --- Chapter 1 exercises: the fractions Exercise 1.4's table shows ------------------------------
