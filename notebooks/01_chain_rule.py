@@ -175,8 +175,9 @@ print("hand-written backward matches autograd:", torch.allclose(by_hand, by_auto
 # It depends on which size of $W$ you mean. The gain is the *typical* stretch; some directions are
 # stretched more, and the most any vector can be stretched is the largest singular value
 # $\sigma_{\max}(W) = \lVert W \rVert_2$. For a random square matrix that is about twice the gain
-# (Chapter 3 shows why). Here are both for the first weight matrix of an 8-layer sigmoid network
-# with Xavier initialisation (64 units, "unit gain"; the network measured layer by layer below):
+# (random-matrix theory; Chapter 3 measures it at several scales). Here are both for the first
+# weight matrix of an 8-layer sigmoid network with Xavier initialisation (64 units, "unit gain";
+# the network measured layer by layer below):
 
 # %%
 sigmoid_net = make_mlp(depth=8, width=64, activation="sigmoid", init="xavier", seed=0)
