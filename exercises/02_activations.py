@@ -193,7 +193,7 @@ check_close(
 # `train_classifier(model, data, steps=10, lr=0.1, optimizer="adam", seed=0)`, and measure again
 # (`dead_after`). Use your `dead_fraction`.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 model = make_mlp(3, 64, "relu", "he", in_features=64, seed=0)
 
 raise NotImplementedError('set dead_before, train 10 Adam steps at lr 0.1, then set dead_after')
