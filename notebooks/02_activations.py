@@ -345,7 +345,7 @@ for name in dead_units.RECOVERY_ACTIVATIONS:
 # %% [markdown]
 # Ten bad steps kill over a fifth of the ReLU units in every seed (28% to 43% on the machine
 # these outputs were stored on; you will read that "30–50% of ReLUs die" in practice, and that
-# is one experience, not a law). The other activations lose fewer. All of these dead units sit in
+# is one experience, not a law). The other activations lose fewer. ReLU's dead units all sit in
 # the deeper layers: the bad steps kill none in the first layer, in every seed. This network
 # is wide enough to reach high accuracy with its survivors in every seed; the next experiment is
 # harsher.
