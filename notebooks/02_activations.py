@@ -573,7 +573,9 @@ knowledge_check = [
         ],
         answer=1,
         explanations=[
-            "At initialisation almost no unit is dead under either init.",
+            "Not dying: the very same units are off under both inits (about half for any one "
+            "input). With biases at 0 and the same seed, He's weights are Xavier's times a "
+            "constant in each layer, and relu(c·z) = c·relu(z) for c > 0: only the size changes.",
             "The per-layer factor is rms f' × gain(W) = 0.71 × 1.41 ≈ 1: a highway.",
             "The activation is the same; only the weight scale differs.",
             "Each of the three seeds lands near its init's value (printed in section 4): "

@@ -20,6 +20,7 @@ from gradlab.dead_units import (
     study_dead_unit_recovery,
 )
 from gradlab.models import make_mlp
+from gradlab.probe import make_batch
 from gradlab.spectral import largest_singular_value, rms_singular_value
 from gradlab.theory import sigmoid_bound
 
@@ -189,3 +190,23 @@ def test_gelu_silu_derivative_above_one_for_larger_inputs():
         assert (above > 1).all() and (slope < peak + 1e-3).all()
         assert max_derivative(name) == pytest.approx(peak, abs=1e-3)
     assert float(activation_derivative("gelu", x)[-1]) < float(activation_derivative("gelu", x)[1])
+
+
+def test_he_and_xavier_switch_off_the_same_relu_units():
+    """Quiz: He init does not make units die less. Same seed, zero biases: He = c × Xavier per
+    layer, and relu(c·z) = c·relu(z), so the on/off pattern is the same (up to rounding at z ≈ 0)."""
+    for seed in range(3):
+        x = make_batch(64, 64, seed)
+        patterns = {}
+        for init in ("xavier", "he"):
+            model = make_mlp(10, 64, "relu", init, 1.0, seed=seed)
+            h, on = x, []
+            for layer in model.layers:
+                z = layer.linear(h)
+                on.append(z > 0)
+                h = layer.activation(z)
+            patterns[init] = torch.stack(on)
+        agreement = (patterns["xavier"] == patterns["he"]).float().mean().item()
+        assert agreement > 0.999
+        off = 1 - patterns["he"].float().mean().item()
+        assert 0.4 < off < 0.6  # about half the units are off for any one input
