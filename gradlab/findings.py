@@ -25,7 +25,7 @@ def find_problems(
     update_ratio: np.ndarray | None = None,
     loss: float | None = None,
 ) -> Report:
-    """Apply every rule to a recording; findings sorted errors first, root causes first.
+    """Apply every rule to a recording; findings sorted root causes first, then errors first.
 
     Args:
         recording: what a GradientMonitor measured.

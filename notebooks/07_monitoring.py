@@ -223,23 +223,27 @@ for name in scenarios.TABLE_SCENARIOS:
     print(f"  after the fix: {len(after.errors)} errors; findings: {remaining}")
 
 # %% [markdown]
-# Every broken model gets its finding at the layer where the problem starts, and every fix
-# leaves no finding at all. (When a report has both, warnings are worth a look, errors are worth
-# a stop.)
+# Every broken model gets the finding its row of the table names, at the layer the scenario
+# expects, and every fix leaves no finding at all. A report can hold more than that one finding:
+# the too-large init's report leads with the huge activations that cause its exploding gradients
+# (section 6 prints it). When a report has both, warnings are worth a look, errors are worth a
+# stop.
 #
-# The fixes in the last column are the subjects of the chapters between this one and Chapter 3:
-# initialisation (He, Xavier), normalisation (LayerNorm, BatchNorm), residual connections,
-# gradient clipping and learning-rate warmup. Chapters 4–6, which teach them, are coming; until
-# then the fix lines name the PyTorch call to use, and Chapter 3 shows why the scale of the
-# weights decides.
+# The table's He-init fixes and most of what the reports' fix lines suggest — initialisation
+# (He, Xavier), normalisation (LayerNorm, BatchNorm), residual connections, gradient clipping and
+# learning-rate warmup — are the subjects of the chapters between Chapter 3 and this one
+# (cleaning the data, standardising the inputs and removing a `.detach()` need no chapter).
+# Chapters 4–6, which teach them, are coming; until then the fix lines name the PyTorch call to
+# use, and Chapter 3 shows why the scale of the weights decides.
 #
 # A report says more than its kind, and its order is the triage order: root causes (a NaN in the
 # data, missing gradients, dead or saturated units, huge activations) before what they cause
-# (vanishing or exploding gradients, odd update ratios), errors before warnings. A NaN or inf
-# that *training* produced comes after the findings measured on the steps before it, and says it
-# is their consequence: NaN is where a problem ends, not where it starts. Here is the full report
-# for the dead-ReLU model: two errors, the dead units first, then the vanishing gradient they
-# *cause* below them — whose fix says to fix the dead units first.
+# (vanishing or exploding gradients, odd update ratios), and within a kind errors before
+# warnings, so a cause leads even when it is only a warning. A NaN or inf that *training*
+# produced comes after the findings measured on the steps before it, and says it is their
+# consequence: NaN is where a problem ends, not where it starts. Here is the full report for the
+# dead-ReLU model: two errors, the dead units first, then the vanishing gradient they *cause*
+# below them — whose fix says to fix the dead units first.
 
 # %%
 print(scenarios.diagnose_scenario("dead_relus", x, y))
@@ -270,10 +274,11 @@ widgets.show(quiz.make_quiz([quick_check]))
 #
 # A gradient norm alone does not say whether a layer learns too fast or too slowly: that depends
 # on the learning rate and on the size of the weights. The **update-to-data ratio**
-# $\lVert \Delta\theta \rVert / \lVert \theta \rVert$ — how much of a weight matrix one optimizer
-# step rewrites — does. Andrej Karpathy's rule of thumb (makemore lecture, part 3) is about
-# $10^{-3}$: much below it the layer barely moves, far above it each step overwrites what was
-# learned. The monitor records it for every layer's weight across `optimizer.step()`.
+# $\lVert \Delta\theta \rVert / \lVert \theta \rVert$ — the size of one optimizer step relative
+# to the size of the weights it changes — does. Andrej Karpathy's rule of thumb (makemore
+# lecture, part 3) is about $10^{-3}$: much below it the layer barely moves, far above it each
+# step overwrites what was learned. The monitor records it for every layer's weight across
+# `optimizer.step()`.
 #
 # The healthy ReLU network trained on digits at three learning rates, 100 SGD steps each:
 
@@ -319,10 +324,10 @@ for lr, run in ratio_runs.items():
 # - At `lr = 0.003` the ratio is ten times smaller: every layer's median sits below the line, and
 #   every hidden layer is below it from the very first step. The ratio says "too low" at once; the
 #   loss only says it over the whole run, by still being above 2 after 100 steps.
-# - At `lr = 1.5` the median ratio is about 0.6: a typical step rewrites well over half of a
-#   weight matrix. Every layer's median is above 0.3, hundreds of times the line, although single
-#   steps of some layers dip below 0.1 (see the plot). The loss becomes non-finite before step 20
-#   (at which step exactly depends on the machine's rounding).
+# - At `lr = 1.5` the median ratio is about 0.6: a typical step changes a weight matrix by more
+#   than half of its own norm. Every layer's median is above 0.3, hundreds of times the line,
+#   although single steps of some layers dip below 0.1 (see the plot). The loss becomes
+#   non-finite before step 20 (at which step exactly depends on the machine's rounding).
 #
 # The ratios of different layers sit close together in a healthy network. A layer far below the
 # others is starved — usually by vanishing gradients — even when the learning rate is right.
@@ -369,14 +374,49 @@ shares = ", ".join(formatting.format_percent(v) for v in off)
 print(f"     healthy: ReLU outputs <= 0 per hidden layer: {shares}")
 
 # %% [markdown]
+# About half of each hidden layer's outputs are 0, yet if each unit were off for a random half of
+# the examples, it would be off for all 64 examples of a batch with probability
+# $2^{-64} \approx 5 \times 10^{-20}$ (printed below): the zeros in the histograms need another
+# cause. The next
+# cell looks at the healthy model as built (He init, before any step) on every training image:
+# how alike two images look to each hidden layer (the mean cosine similarity of their ReLU
+# outputs), and how many of the layer's 32 units are off (output 0) for over 90 % of the images,
+# on for over 90 %, and off for every one.
+
+# %%
+healthy_model, _ = scenarios.build(
+    "healthy", fixed=False, in_features=data.in_features, num_classes=data.num_classes
+)
+print(f"P(a unit off for a random half of the images is off for all 64 of a batch) = {0.5**64:.0e}")
+hidden = data.x_train
+print(f"{len(hidden)} training images")
+with torch.no_grad():
+    for i in range(1, scenarios.DEPTH + 1):
+        pre_activation = getattr(healthy_model, f"linear{i}")(hidden)
+        hidden = torch.relu(pre_activation)
+        directions = nn.functional.normalize(hidden, dim=1)
+        cosine = directions @ directions.T
+        similarity = cosine[~torch.eye(len(hidden), dtype=torch.bool)].mean()
+        off = (pre_activation <= 0).float().mean(dim=0)  # per unit: share of images giving 0
+        print(
+            f"linear{i}: similarity {similarity:.1f}; units mostly off {int((off > 0.9).sum()):>2},"
+            f" mostly on {int((off < 0.1).sum()):>2}, always off {int((off == 1).sum())}"
+        )
+
+# %% [markdown]
 # - **healthy**: every layer's gradients sit around $10^{-2}$; the histograms overlap. Its later
-#   layers still have a sizeable share of exact zeros (see the legend): a ReLU outputs 0 for
-#   about half of its inputs — the line above shows about half in every hidden layer — so with
-#   32 units some are off for all 64 examples of a batch, and their rows (and the columns they
-#   feed) get exactly 0. That is normal ReLU sparsity, not a problem: far from the 90 % at which
-#   the diagnosis warns. The first layer's few zeros (under 5 %, here and in the deep sigmoid
-#   network) have a plainer cause: 3 of the 64 pixels are 0 in every training image (the first
-#   cell counted them), and a weight whose input is always 0 gets no gradient.
+#   layers still have a sizeable share of exact zeros (see the legend). The cell above says why:
+#   a ReLU's output is never negative, so every image's hidden vector shares a large common part,
+#   and the images look more alike layer by layer (similarity from about 0.3 after `linear1` to
+#   about 0.8 after `linear6`). A unit then tends to be on for nearly every image or off for
+#   nearly every one, and a unit off for a whole batch gives its row of weights (and the column
+#   it feeds in the next layer) exactly 0. A few units are off for every training image from the
+#   start: dead for this data, a little wasted width (`linear4`–`linear6`: 6–12 of 32 units
+#   mostly off, 6–9 mostly on, 1–3 always off). The layers still learn, and about half of each
+#   layer's outputs are on, far from the 90 % at which the diagnosis warns. The first layer's few
+#   zeros (under 5 %, here and in the deep sigmoid network) have a plainer cause: 3 of the 64
+#   pixels are 0 in every training image (the first cell counted them), and a weight whose input
+#   is always 0 gets no gradient.
 # - **deep sigmoid**: the histograms march left one layer at a time, from about $10^{-2}$ at the
 #   output layer to about $10^{-9}$ at the first — the vanishing gradient as a picture.
 # - **dead ReLUs**: the first three layers have no histogram at all: every one of their gradient
@@ -475,7 +515,8 @@ questions = [
         prompt="A layer's update-to-data ratio is about 1e-1 at every step. What does it mean?",
         choices=[
             "healthy: the rule of thumb is 1e-1",
-            "each step rewrites about a tenth of the weights: the learning rate is likely too high",
+            "each step changes the weights by about a tenth of their norm: the learning rate is "
+            "likely too high",
             "the layer's gradients vanish",
         ],
         answer=1,

@@ -211,8 +211,8 @@ check_equal(hooks_left(other_model), 0, exercise="7.1", points=3)
 #
 # How much does one optimizer step change a layer's weights, relative to their size?
 # $\lVert\Delta\theta\rVert / \lVert\theta\rVert$. Karpathy's rule of thumb: about $10^{-3}$ is
-# healthy; much larger and each step rewrites the weights, much smaller and they barely move.
-# `GradientMonitor` records it for each layer's weight across any `torch.optim` step.
+# healthy; much larger and each step overwrites what was learned, much smaller and the weights
+# barely move. `GradientMonitor` records it for each layer's weight across any `torch.optim` step.
 #
 # **Exercise 7.2 (2 points).** Write `sgd_update_ratio(model, parameter_name, x, y, lr)`: compute
 # `loss_fn(model(x), y)`, backpropagate, take **one** `torch.optim.SGD(model.parameters(), lr=lr)`
@@ -742,7 +742,8 @@ questions = [
         ],
         answer=0,
         explanations=[
-            "About 1e-3 is the healthy reference; at 5e-2 each step rewrites 5% of the weights.",
+            "About 1e-3 is the healthy reference; at 5e-2 each step changes the weights by 5% of "
+            "their norm.",
             "A ratio near 1 replaces the weights every step: training cannot settle.",
             "Ratios far above 1e-3 are a common cause of spikes and divergence.",
         ],
