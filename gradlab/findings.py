@@ -375,7 +375,7 @@ def _updates(recording: Recording, medians: dict, limits: Thresholds) -> list[Fi
                 f"({len(high)} of "
                 f"{len(measured)} layers above {warning:g}, the output layer above {error:g}; "
                 "about 1e-3 is typical, and output layers and weights followed by BatchNorm "
-                "often run higher): each step rewrites a large part of the weights.",
+                "often run higher): each step changes the weights by a large part of their own norm.",
                 "lower the learning rate (try 3-10x smaller) or add warmup; watch the ratio "
                 "settle near 1e-3.",
             )

@@ -204,11 +204,15 @@ class StepBuffer:
         finite = input_finite & np.isfinite(flat).all(axis=1)
         if finite.all():  # the usual case: skip the per-value search
             return rows, None
-        row = int(np.argmin(finite))
-        event = self._first_non_finite(
-            bool(input_finite[row]), act[row], grad_out[row], parts["grad_values"][row]
-        )
-        return rows, None if event is None else (row, *event)
+        # A row can be non-finite only in an overflowed L2 norm (values still finite): search on
+        # to the first row with a real NaN/inf, which may come later in the same batch of steps.
+        for row in np.flatnonzero(~finite):
+            event = self._first_non_finite(
+                bool(input_finite[row]), act[row], grad_out[row], parts["grad_values"][row]
+            )
+            if event is not None:
+                return rows, (int(row), *event)
+        return rows, None
 
     def _first_non_finite(
         self, input_finite: bool, act: np.ndarray, grad_out: np.ndarray, grads: np.ndarray

@@ -584,20 +584,26 @@ print("losses:", " ".join(f"{value:.2g}" for value in losses))
 # **Exercise 7.6 (3 points).** Write `first_non_finite(arrays, layers)` returning `(step, layer)`:
 #
 # - `step`: the **step** (not the row index) of the first recorded row in which any of
-#   `activation_mean`, `activation_std`, `output_grad_norm` or `global_grad_norm` is not finite;
-# - `layer`: in that row, the first layer (in `layers` order) whose `activation_mean` or
-#   `activation_std` is not finite — the forward pass broke there; if the activations are all
-#   finite, the **last** layer whose `output_grad_norm` is not finite — the gradient broke first
-#   where backward starts, near the loss; `None` if neither (only the global norm is bad).
+#   `activation_mean`, `output_grad_norm` or `global_grad_norm` is not finite;
+# - `layer`: in that row, the first layer (in `layers` order) whose `activation_mean` is not
+#   finite — the forward pass broke there; if the activations are all finite, the **last** layer
+#   whose `output_grad_norm` is not finite — the gradient broke first where backward starts, near
+#   the loss; `None` if neither (only the global norm is bad).
 #
 # Return `(None, None)` when every value is finite; return `step` as an `int`.
+#
+# Leave `activation_std` out on purpose: it is computed from the squares of the values, and a
+# square overflows float32 once a value passes about $1.8 \times 10^{19}$ ($\sqrt{3.4 \times
+# 10^{38}}$), while the value itself is still finite. A diverging run can show a std of `inf` one
+# layer before any value is. The mean (the sum of the values over their count) turns
+# non-finite when a value does, and it is what `GradientMonitor` itself checks.
 
 # %%
 def first_non_finite(arrays, layers):
     """(step, layer) of the first non-finite value in a monitor's arrays, or (None, None)."""
     ### BEGIN SOLUTION
     # PROMPT: find the first bad row, map it to its step, then the layer by the rule above
-    activations = ~np.isfinite(arrays["activation_mean"]) | ~np.isfinite(arrays["activation_std"])
+    activations = ~np.isfinite(arrays["activation_mean"])  # not the std: squares overflow first
     gradients = ~np.isfinite(arrays["output_grad_norm"])
     bad_rows = activations.any(axis=1) | gradients.any(axis=1)
     bad_rows |= ~np.isfinite(arrays["global_grad_norm"]).all(axis=1)
@@ -621,8 +627,9 @@ check_equal(
     (event.step, event.layer),
     exercise="7.6",
     points=3,
-    hint="Build one boolean per row with ~np.isfinite(...).any(axis=1), take the first True row, "
-    "and read its step from arrays['steps'].",
+    hint="Build one boolean per row with ~np.isfinite(...).any(axis=1) from activation_mean, "
+    "output_grad_norm and global_grad_norm (not activation_std), take the first True row, and "
+    "read its step from arrays['steps'].",
 )
 ### BEGIN HIDDEN TESTS
 def synthetic(mean, std, grad_out, global_norm, steps):
@@ -660,7 +667,7 @@ check_equal(
         ),
         first_non_finite(synthetic(ok, ok, ok, [1, np.nan, 1], [0, 1, 2]), names),
     ],
-    [(None, None), (10, "b"), (5, "b"), (6, "c"), (1, None)],
+    [(None, None), (None, None), (5, "b"), (6, "c"), (1, None)],  # 2nd: only a std overflowed
     exercise="7.6",
     points=3,
 )

@@ -294,6 +294,22 @@ def test_huge_but_finite_activations_are_not_non_finite() -> None:
     assert (event.step, event.layer, event.quantity) == (1, "0", "activation")
 
 
+def test_an_overflowed_norm_does_not_hide_a_later_nan_in_the_same_batch() -> None:
+    """Step 0: values of 4e19 (finite; only their float32 L2 norm overflows). Step 1: inf. Both
+    steps are turned into rows together when the monitor closes: the event is still step 1."""
+    model = nn.Sequential(nn.Linear(4, 4))
+    with torch.no_grad():
+        model[0].weight.fill_(1e19)
+        model[0].bias.zero_()
+    with GradientMonitor(model) as monitor:
+        model(torch.ones(2, 4)).mean().backward()
+        with torch.no_grad():
+            model[0].weight.fill_(1e38)
+        model(torch.ones(2, 4)).mean().backward()
+    event = monitor.non_finite
+    assert event is not None and (event.step, event.layer, event.quantity) == (1, "0", "activation")
+
+
 def test_non_finite_input_is_named() -> None:
     model = make_mlp()
     x = torch.randn(8, 16)
