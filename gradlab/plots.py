@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from gradlab.formatting import format_number
+from gradlab.formatting import VANISHED, format_number
 from gradlab.probe import GradientProbe
 from gradlab.theory import FactorCurves, float_limits
 
@@ -28,7 +28,6 @@ STATUS_COLORS = {
 # a vanishing one visibly falls. The statuses are relative to that same gradient (gradlab.probe).
 DECADES_AROUND_LAST = 3.0
 EDGE_MARGIN_DECADES = 0.5  # room between the data and the edge markers
-VANISHED_LABEL = "vanished (0)"
 EXPLODED_LABEL = "exploded (inf/nan)"
 
 
@@ -82,7 +81,7 @@ def plot_gradient_flow(probe: GradientProbe, ax: Axes | None = None) -> Axes:
     # x in data units, y as a fraction of the axes' height: the markers stay on the edges
     edge = ax.get_xaxis_transform()
     for chosen, height, marker, color, label in (
-        (vanished, 0.03, "v", STATUS_COLORS["vanished"], VANISHED_LABEL),
+        (vanished, 0.03, "v", STATUS_COLORS["vanished"], VANISHED),
         (exploded, 0.97, "x", STATUS_COLORS["exploded"], EXPLODED_LABEL),
     ):
         if chosen.any():

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+from gradlab.formatting import VANISHED
 from gradlab.matrix_stretch import CircleImage
 from gradlab.rnn import TimeGradients
 from gradlab.spectral import GrowthMeasurement
@@ -23,12 +24,10 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (7, 3.6)) -> Axes:
     return plt.subplots(figsize=figsize)[1] if ax is None else ax
 
 
-def plot_log_line(
-    ax: Axes, x: np.ndarray, y: np.ndarray, style: str, *, mark_vanished: bool = False, **kwargs
-) -> None:
+def plot_log_line(ax: Axes, x: np.ndarray, y: np.ndarray, style: str, **kwargs) -> None:
     """Draw the positive finite part of y; mark inf/nan with an x at the top of the drawn range.
 
-    With mark_vanished, values that are exactly 0 get a triangle at the bottom of the drawn range.
+    Values that are exactly 0 are left to _mark_vanished_at_bottom, once the y-range is set.
     """
     y = np.asarray(y, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -39,10 +38,6 @@ def plot_log_line(
     if bad.any():
         top = y[shown].max() if shown.any() else 1.0
         ax.scatter(x[bad], np.full(bad.sum(), top), marker="x", color="black", zorder=4)
-    zero = y == 0
-    if mark_vanished and zero.any():
-        bottom = y[shown].min() if shown.any() else 1.0
-        ax.scatter(x[zero], np.full(zero.sum(), bottom), marker="v", color="black", zorder=4)
 
 
 MIN_DECADES = 6  # a gradient plot's y-axis spans at least this: flat looks flat, vanishing falls
@@ -79,7 +74,7 @@ def mark_overflow_in_legend(ax: Axes, *curves: np.ndarray) -> None:
 def mark_vanished_in_legend(ax: Axes, *curves: np.ndarray) -> None:
     """Add a "vanished (0)" legend entry when any curve has a value that underflowed to 0."""
     if any((np.asarray(c, dtype=np.float64) == 0).any() for c in curves):
-        ax.scatter([], [], marker="v", color="black", label="vanished (0)")
+        ax.scatter([], [], marker="v", color="black", label=VANISHED)
 
 
 def plot_circle_image(result: CircleImage, ax: Axes | None = None, title: str = "") -> Axes:

@@ -7,10 +7,10 @@ import matplotlib
 import numpy as np
 import pytest
 
+from gradlab.formatting import VANISHED
 from gradlab.plots import (
     DECADES_AROUND_LAST,
     EXPLODED_LABEL,
-    VANISHED_LABEL,
     gradient_flow_ylim,
     plot_factor_curves,
     plot_gradient_flow,
@@ -57,11 +57,11 @@ def test_underflow_to_zero_is_drawn_as_vanished_at_the_bottom():
     zero_layers = np.flatnonzero(probe.activation_grad_norms == 0) + 1
     assert len(zero_layers) >= 5
     ax = plot_gradient_flow(probe)
-    x, y = edge_markers(ax, VANISHED_LABEL)
+    x, y = edge_markers(ax, VANISHED)
     np.testing.assert_array_equal(x, zero_layers)
     assert np.all(y < 0.1)  # on the bottom edge
     labels = ax.get_legend_handles_labels()[1]
-    assert VANISHED_LABEL in labels
+    assert VANISHED in labels
     assert EXPLODED_LABEL not in labels
     assert "smallest float32 (1.4e-45)" in labels  # why they are 0
 
@@ -73,7 +73,7 @@ def test_overflow_is_drawn_as_exploded_at_the_top():
     x, y = edge_markers(ax, EXPLODED_LABEL)
     np.testing.assert_array_equal(x, np.arange(1, 51))
     assert np.all(y > 0.9)  # on the top edge
-    assert VANISHED_LABEL not in ax.get_legend_handles_labels()[1]
+    assert VANISHED not in ax.get_legend_handles_labels()[1]
     # nothing finite to place on the axis: no tick claims a value (no run drawn at 10^0)
     assert len(ax.get_yticks()) == 0
     assert any("exploded (inf/nan)" in text.get_text() for text in ax.texts)
@@ -94,7 +94,7 @@ def test_axis_spans_several_decades_and_holds_every_point(activation, init, dept
         assert decades((low, high)) >= 2 * DECADES_AROUND_LAST
         assert low < measured[finite].min() and measured[finite].max() < high
     # every layer is drawn: as a point, as vanished (0) at the bottom, or exploded at the top
-    assert len(edge_markers(ax, VANISHED_LABEL)[0]) == int((measured == 0).sum())
+    assert len(edge_markers(ax, VANISHED)[0]) == int((measured == 0).sum())
     assert len(edge_markers(ax, EXPLODED_LABEL)[0]) == int((~np.isfinite(measured)).sum())
 
 
