@@ -9,8 +9,12 @@ source of truth, marked the way nbgrader marks them, so instructors can also use
   region becomes "*Your answer here.*" (or the prompt, if given).
 - ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``: removed, and a cell left empty is dropped.
 
-Each exercise notebook is written with outputs cleared, beside its jupytext py:percent pair.
-``--check`` writes nothing and exits 1 when a file in exercises/ is missing or out of date.
+Names: ``solutions/NN_name_solutions.ipynb`` becomes ``exercises/NN_name_exercises.ipynb`` (two tabs
+never share a title), and every mention of the solution's file name in its cells becomes the
+exercise's (e.g. the grading cell's file name). Each exercise is written with outputs cleared,
+with its jupytext py:percent twin in ``paired/exercises/`` (twins live in ``paired/``, out of the
+learner's folders). ``--check`` writes nothing and exits 1 when a generated file is missing or out of
+date.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 PROMPT_PREFIX = "# PROMPT:"
 MARKDOWN_PLACEHOLDER = "*Your answer here.*"
 KEPT_NOTEBOOK_METADATA = ("kernelspec", "jupytext")
+SOLUTION_SUFFIX = "_solutions"
+EXERCISE_SUFFIX = "_exercises"
+PAIRED_FOLDER = "paired"
 
 
 class AssignError(ValueError):
@@ -87,12 +94,44 @@ def strip_source(source: str, cell_type: str, where: str) -> str:
     return text.strip("\n") if hidden else text  # removed tests may leave blank edges
 
 
-def make_exercise(solution: Any, name: str = "notebook") -> Any:
-    """The exercise notebook for a solution notebook (a new object; the input is not changed)."""
+def paired_formats(folder: str) -> str:
+    """The jupytext formats of a notebook in ``folder``: its .py twin lives in ``paired/<folder>/``."""
+    return f"{folder}///ipynb,{PAIRED_FOLDER}/{folder}///py:percent"
+
+
+def paired_script(notebook: Path) -> Path:
+    """Where a notebook's py:percent twin lives: ``<root>/paired/<folder>/<name>.py``."""
+    return notebook.parent.parent / PAIRED_FOLDER / notebook.parent.name / f"{notebook.stem}.py"
+
+
+def exercise_name(solution_path: Path) -> str:
+    """``NN_name_solutions.ipynb`` → ``NN_name_exercises.ipynb``; other names are refused."""
+    stem = solution_path.stem
+    if solution_path.suffix != ".ipynb" or not stem.endswith(SOLUTION_SUFFIX):
+        raise AssignError(
+            f"{solution_path}: a solution notebook's name must end in "
+            f"'{SOLUTION_SUFFIX}.ipynb' (e.g. 01_chain_rule{SOLUTION_SUFFIX}.ipynb)"
+        )
+    return stem.removesuffix(SOLUTION_SUFFIX) + EXERCISE_SUFFIX + ".ipynb"
+
+
+def make_exercise(
+    solution: Any,
+    name: str = "notebook",
+    renames: dict[str, str] | None = None,
+    folder: str = "exercises",
+) -> Any:
+    """The exercise notebook for a solution notebook (a new object; the input is not changed).
+
+    ``renames`` maps text to replace in every cell (the solution's file name to the exercise's);
+    ``folder`` is the exercises folder's name, for the jupytext pairing in the metadata.
+    """
     exercise = copy.deepcopy(solution)
     cells = []
     for number, cell in enumerate(exercise.cells, start=1):
         source = strip_source(cell.source, cell.cell_type, f"{name}, cell {number}")
+        for old, new in (renames or {}).items():
+            source = source.replace(old, new)
         if not source.strip() and cell.source.strip():
             continue  # the cell held only hidden tests
         cell.source = source
@@ -105,6 +144,8 @@ def make_exercise(solution: Any, name: str = "notebook") -> Any:
     exercise.metadata = nbformat.NotebookNode(
         {key: metadata[key] for key in KEPT_NOTEBOOK_METADATA if key in metadata}
     )
+    exercise.metadata.setdefault("jupytext", nbformat.NotebookNode())
+    exercise.metadata.jupytext["formats"] = paired_formats(folder)
     solution_points = exercise_points(find_check_calls(solution))
     exercise_ids = exercise_points(find_check_calls(exercise))
     unseen = [exercise_id for exercise_id in solution_points if exercise_id not in exercise_ids]
@@ -118,17 +159,23 @@ def render_pair(exercise: Any, ipynb_path: Path) -> dict[Path, str]:
     config = load_jupytext_config(str(ipynb_path))
     return {
         ipynb_path: jupytext.writes(exercise, fmt="ipynb", config=config),
-        ipynb_path.with_suffix(".py"): jupytext.writes(exercise, fmt="py:percent", config=config),
+        paired_script(ipynb_path): jupytext.writes(exercise, fmt="py:percent", config=config),
     }
 
 
 def expected_exercise_files(solutions: Path, exercises: Path) -> dict[Path, str]:
-    """Every file exercises/ should hold, generated in memory from solutions/*.ipynb."""
+    """Every exercise file (notebook and paired twin), generated in memory from solutions/*.ipynb."""
     files: dict[Path, str] = {}
     for solution_path in sorted(solutions.glob("*.ipynb")):
         solution = nbformat.read(solution_path, as_version=4)
-        exercise = make_exercise(solution, name=str(solution_path))
-        files.update(render_pair(exercise, exercises / solution_path.name))
+        target = exercise_name(solution_path)
+        exercise = make_exercise(
+            solution,
+            name=str(solution_path),
+            renames={solution_path.name: target},
+            folder=exercises.name,
+        )
+        files.update(render_pair(exercise, exercises / target))
     return files
 
 
@@ -158,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in stale:
             print(f"out of date: {path} (run python -m gradlab.assign)")
         return 1 if stale else 0
-    arguments.exercises.mkdir(parents=True, exist_ok=True)
     for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(files[path])
         print(f"wrote {path}")
     return 0

@@ -9,9 +9,11 @@ import pytest
 
 from gradlab.assign import (
     AssignError,
+    exercise_name,
     expected_exercise_files,
     main,
     make_exercise,
+    paired_script,
     render_pair,
     stale_files,
     strip_source,
@@ -26,10 +28,41 @@ def test_repository_exercises_are_up_to_date_with_solutions():
     files = expected_exercise_files(ROOT / "solutions", ROOT / "exercises")
     stale = stale_files(files)
     assert not stale, f"regenerate with `python -m gradlab.assign`: {[str(p) for p in stale]}"
-    generated = {path.name for path in files}
-    notebooks = [*(ROOT / "exercises").glob("*.ipynb"), *(ROOT / "exercises").glob("*.py")]
-    orphans = [p.name for p in notebooks if p.name not in generated]
+    generated = set(files)
+    on_disk = [*(ROOT / "exercises").glob("*.ipynb"), *(ROOT / "paired" / "exercises").glob("*")]
+    orphans = [p.name for p in on_disk if p not in generated]
     assert not orphans, f"exercises without a solution in solutions/: {orphans}"
+
+
+def test_exercise_and_solution_names_differ_from_each_other_and_from_the_chapter():
+    assert exercise_name(Path("solutions/01_chain_rule_solutions.ipynb")) == (
+        "01_chain_rule_exercises.ipynb"
+    )
+    with pytest.raises(AssignError, match=r"must end in '_solutions\.ipynb'"):
+        exercise_name(Path("solutions/01_chain_rule.ipynb"))
+    chapters = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    for folder, suffix in (("exercises", "_exercises"), ("solutions", "_solutions")):
+        for notebook in (ROOT / folder).glob("*.ipynb"):
+            assert notebook.stem.endswith(suffix), f"{folder}/{notebook.name} lacks '{suffix}'"
+            assert notebook.stem.removesuffix(suffix) in chapters, f"no chapter for {notebook.name}"
+
+
+def test_twins_live_under_paired_not_beside_the_notebooks():
+    assert paired_script(ROOT / "exercises" / "01_x_exercises.ipynb") == (
+        ROOT / "paired" / "exercises" / "01_x_exercises.py"
+    )
+    for folder in ("notebooks", "exercises", "solutions"):
+        assert not list((ROOT / folder).glob("*.py")), f"a .py twin is back in {folder}/"
+
+
+def test_the_solution_file_name_in_a_cell_becomes_the_exercise_file_name(tmp_path):
+    solution = nbformat.v4.new_notebook()
+    solution.cells = [nbformat.v4.new_code_cell('grade_saved_notebook("90_x_solutions.ipynb")')]
+    nbformat.write(solution, tmp_path / "90_x_solutions.ipynb")
+    files = expected_exercise_files(tmp_path, tmp_path / "exercises")
+    text = files[tmp_path / "exercises" / "90_x_exercises.ipynb"]
+    assert "90_x_exercises.ipynb" in text and "90_x_solutions" not in text
+    assert '"formats": "exercises///ipynb,paired/exercises///py:percent"' in text
 
 
 def test_a_code_region_becomes_a_stub_with_its_prompt_at_its_indentation():
@@ -76,7 +109,7 @@ def test_bad_markers_are_reported_with_their_place(source, fragment):
 
 @pytest.fixture(scope="module")
 def synthetic():
-    solution = nbformat.read(SYNTHETIC / "90_synthetic.ipynb", as_version=4)
+    solution = nbformat.read(SYNTHETIC / "90_synthetic_solutions.ipynb", as_version=4)
     before = nbformat.writes(solution)
     exercise = make_exercise(solution, name="90_synthetic")
     assert nbformat.writes(solution) == before, "make_exercise changed its input"
@@ -111,10 +144,11 @@ def test_exercise_keeps_cell_ids_so_regenerating_changes_nothing(synthetic):
 
 def test_rendered_pair_says_the_same_thing_in_both_files(synthetic, tmp_path):
     _, exercise = synthetic
-    files = render_pair(exercise, tmp_path / "90_synthetic.ipynb")
+    notebook = tmp_path / "exercises" / "90_synthetic_exercises.ipynb"
+    files = render_pair(exercise, notebook)
     ipynb_text, py_text = (
-        files[tmp_path / "90_synthetic.ipynb"],
-        files[tmp_path / "90_synthetic.py"],
+        files[notebook],
+        files[tmp_path / "paired" / "exercises" / "90_synthetic_exercises.py"],
     )
     from_ipynb = jupytext.reads(ipynb_text, fmt="ipynb")
     from_py = jupytext.reads(py_text, fmt="py:percent")
@@ -137,11 +171,14 @@ def test_command_writes_then_check_passes_then_detects_a_stale_file(tmp_path, ca
     exercises = tmp_path / "exercises"
     arguments = ["--solutions", str(SYNTHETIC), "--exercises", str(exercises)]
     assert main(arguments) == 0
-    written = sorted(p.name for p in exercises.iterdir())
-    assert written == ["90_synthetic.ipynb", "90_synthetic.py"]
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [
+        "exercises/90_synthetic_exercises.ipynb",
+        "paired/exercises/90_synthetic_exercises.py",
+    ]
     assert main([*arguments, "--check"]) == 0
 
-    script = exercises / "90_synthetic.py"
+    script = tmp_path / "paired" / "exercises" / "90_synthetic_exercises.py"
     script.write_text(script.read_text() + "\n# a hand edit\n")
     os.utime(script, (1_000_000, 1_000_000))
     capsys.readouterr()

@@ -179,11 +179,12 @@ def test_restarts_are_noted(graded):
 
 
 def test_synthetic_solutions_score_full_and_generated_exercises_score_zero(tmp_path):
-    solution = grade_notebook(SYNTHETIC / "90_synthetic.ipynb", limits=FAST)
+    solution = grade_notebook(SYNTHETIC / "90_synthetic_solutions.ipynb", limits=FAST)
     assert solution.passed and solution.score == solution.max_score == 3 and not solution.error
-    for path, text in expected_exercise_files(SYNTHETIC, tmp_path).items():
+    for path, text in expected_exercise_files(SYNTHETIC, tmp_path / "exercises").items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    exercise = grade_notebook(tmp_path / "90_synthetic.ipynb", limits=FAST)
+    exercise = grade_notebook(tmp_path / "exercises" / "90_synthetic_exercises.ipynb", limits=FAST)
     assert exercise.score == 0 and exercise.max_score == 3 and not exercise.error
     assert all("not done yet (NotImplementedError" in row.message for row in exercise.exercises)
 

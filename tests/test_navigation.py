@@ -37,8 +37,9 @@ def test_every_relative_link_resolves(notebook: Path) -> None:
 def test_chapter_footer_links_previous_next_and_exercises(notebook: Path) -> None:
     text = footer(notebook)
     assert "Previous" in text and "Next" in text, f"{notebook.name}: footer lacks Previous/Next"
-    assert f"../exercises/{notebook.name}" in text, f"{notebook.name}: footer lacks its exercises"
-    assert (ROOT / "exercises" / notebook.name).exists()
+    exercises = f"{notebook.stem}_exercises.ipynb"
+    assert f"../exercises/{exercises}" in text, f"{notebook.name}: footer lacks its exercises"
+    assert (ROOT / "exercises" / exercises).exists()
     earlier = [p.name for p in CHAPTERS if p.name < notebook.name]
     assert any(f"({name})" in text for name in earlier), f"{notebook.name}: no link back"
 

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: notebooks///ipynb,paired/notebooks///py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -617,7 +617,7 @@ print(f"{len(questions)} questions")
 # - An RNN reuses $W_h = s\,Q$ at every step, so its gradients through time scale like
 #   $s^{T-t}$: vanishing below 1, exploding above — softened, for tanh, by saturation.
 #
-# **Next:** practise with [the Chapter 3 exercises](../exercises/03_exploding.ipynb): estimate and
+# **Next:** practise with [the Chapter 3 exercises](../exercises/03_exploding_exercises.ipynb): estimate and
 # then measure a first-layer gradient, and find the first non-finite step of a diverging run.
 #
 # **What about the fixes?** Chapters 4–6 (coming) teach the standard cures: Chapter 4
@@ -632,4 +632,4 @@ print(f"{len(questions)} questions")
 # ---
 # ← Previous: [Chapter 2, activations](02_activations.ipynb) · Next: Chapter 4, initialisation
 # (coming soon; until then go on with [Chapter 7, monitoring and diagnosis](07_monitoring.ipynb)) ·
-# Exercises: [03_exploding](../exercises/03_exploding.ipynb)
+# Exercises: [03_exploding_exercises](../exercises/03_exploding_exercises.ipynb)

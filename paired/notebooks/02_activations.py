@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: notebooks///ipynb,paired/notebooks///py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -655,9 +655,9 @@ widgets.show(quiz.make_quiz(knowledge_check, title="Chapter 2 knowledge check"))
 # - On digits, the same 4-layer MLP learns with tanh, ReLU and Leaky ReLU (above 90% in every
 #   seed) and stays at chance with sigmoid, whose lower layers get ever less gradient.
 #
-# **Next:** practise with [the Chapter 2 exercises](../exercises/02_activations.ipynb).
+# **Next:** practise with [the Chapter 2 exercises](../exercises/02_activations_exercises.ipynb).
 #
 # ---
 # ← Previous: [Chapter 1, the chain rule](01_chain_rule.ipynb) · Next:
 # [Chapter 3, exploding gradients](03_exploding.ipynb) · Exercises:
-# [02_activations](../exercises/02_activations.ipynb)
+# [02_activations_exercises](../exercises/02_activations_exercises.ipynb)

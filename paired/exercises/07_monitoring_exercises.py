@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: exercises///ipynb,paired/exercises///py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -25,7 +25,7 @@
 # When you are done, grade the whole notebook from a terminal in the course folder:
 #
 # ```
-# python -m gradlab.grade exercises/07_monitoring.ipynb
+# python -m gradlab.grade exercises/07_monitoring_exercises.ipynb
 # ```
 #
 # The grader runs a copy of the notebook in a fresh kernel (your file is never changed) and prints
@@ -124,27 +124,7 @@ except RuntimeError as error:
 # %%
 def output_grad_norms(model, x, y):
     """‖∂L/∂output‖ of every nn.Linear in model, from one backward pass; hooks removed after."""
-    ### BEGIN SOLUTION
-    # PROMPT: hook every nn.Linear's output with a tensor hook, backpropagate once, return norms
-    norms = {}
-
-    def keep_output(name, module, inputs, output):
-        output.register_hook(lambda grad: norms.update({name: float(grad.norm())}))
-
-    handles = [
-        module.register_forward_hook(
-            lambda module, inputs, output, name=name: keep_output(name, module, inputs, output)
-        )
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Linear)
-    ]
-    try:
-        loss_fn(model(x), y).backward()
-    finally:
-        for handle in handles:
-            handle.remove()
-    return norms
-    ### END SOLUTION
+    raise NotImplementedError("hook every nn.Linear's output with a tensor hook, backpropagate once, return norms")
 
 
 # %%
@@ -191,20 +171,7 @@ check_equal(
     points=3,
     hint="Keep the handles that register_forward_hook returns and call .remove() on each.",
 )
-### BEGIN HIDDEN TESTS
-other_model = build_mlp(lambda: nn.ReLU(inplace=True), depth=6, width=16, seed=3)
-other_reference = monitor_output_grad_norms(other_model, x[:64], y[:64])
-other_norms = output_grad_norms(other_model, x[:64], y[:64])
-check_close(
-    [other_norms.get(name, np.nan) for name in other_reference],
-    list(other_reference.values()),
-    exercise="7.1",
-    points=3,
-    rtol=1e-4,
-    reveal=True,
-)
-check_equal(hooks_left(other_model), 0, exercise="7.1", points=3)
-### END HIDDEN TESTS
+
 
 # %% [markdown]
 # ## Part B — the update-to-data ratio
@@ -224,16 +191,7 @@ check_equal(hooks_left(other_model), 0, exercise="7.1", points=3)
 # %%
 def sgd_update_ratio(model, parameter_name, x, y, lr):
     """‖Δθ‖ / ‖θ‖ of one parameter across one SGD step on the batch (x, y)."""
-    ### BEGIN SOLUTION
-    # PROMPT: copy the parameter, take one SGD step on loss_fn(model(x), y), return the ratio
-    parameter = dict(model.named_parameters())[parameter_name]
-    before = parameter.detach().clone()
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    optimizer.zero_grad()
-    loss_fn(model(x), y).backward()
-    optimizer.step()
-    return float((parameter.detach() - before).norm() / before.norm())
-    ### END SOLUTION
+    raise NotImplementedError('copy the parameter, take one SGD step on loss_fn(model(x), y), return the ratio')
 
 
 # %%
@@ -262,16 +220,6 @@ check_close(
     hint="Clone the weight before optimizer.step(); divide the norm of the difference by the "
     "norm of the weight before the step.",
 )
-### BEGIN HIDDEN TESTS
-check_close(
-    sgd_update_ratio(build_mlp(nn.Tanh, depth=3, seed=2), "4.weight", x[:64], y[:64], 0.01),
-    monitor_update_ratio(build_mlp(nn.Tanh, depth=3, seed=2), "4", x[:64], y[:64], 0.01),
-    exercise="7.2",
-    points=2,
-    rtol=1e-4,
-    reveal=True,
-)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # **Exercise 7.3 (2 points) — too high, too low?** For one plain SGD step from the same weights,
@@ -291,16 +239,7 @@ TARGET_RATIO = 1e-3
 
 def judge_learning_rate(ratio, lr):
     """('too high' | 'too low' | 'about right', the lr that gives a ratio of 1e-3)."""
-    ### BEGIN SOLUTION
-    # PROMPT: compare ratio with 10 * 1e-3 and 1e-3 / 10; rescale lr to reach a ratio of 1e-3
-    if ratio > 10 * TARGET_RATIO:
-        verdict = "too high"
-    elif ratio < TARGET_RATIO / 10:
-        verdict = "too low"
-    else:
-        verdict = "about right"
-    return verdict, lr * TARGET_RATIO / ratio
-    ### END SOLUTION
+    raise NotImplementedError('compare ratio with 10 * 1e-3 and 1e-3 / 10; rescale lr to reach a ratio of 1e-3')
 
 
 # %%
@@ -330,15 +269,7 @@ check_close(
     reveal=True,
     hint="At lr_for_1e3 the monitor should measure a ratio of 1e-3 on the same layer.",
 )
-### BEGIN HIDDEN TESTS
-check_equal(
-    [judge_learning_rate(r, 0.1)[0] for r in (0.5, 2e-2, 5e-3, 1e-3, 2e-4, 5e-5)],
-    ["too high", "too high", "about right", "about right", "about right", "too low"],
-    exercise="7.3",
-    points=2,
-)
-check_close(judge_learning_rate(2e-5, 0.01)[1], 0.5, exercise="7.3", points=2, rtol=1e-9)
-### END HIDDEN TESTS
+
 
 # %% [markdown]
 # ## Part C — diagnose, then fix
@@ -400,22 +331,7 @@ ROOT_CAUSE_ORDER = ("no_grad", "dead_units", "saturation", "large_activations")
 
 def root_cause(report):
     """(kind, layer) of the error finding to fix first, or None."""
-    ### BEGIN SOLUTION
-    # PROMPT: a first non_finite error wins; else the first error of the highest-priority kind
-    errors = [finding for finding in report.findings if finding.severity == "error"]
-    if not errors:
-        return None
-    first_finding = report.findings[0]
-    if first_finding.kind == "non_finite" and first_finding.severity == "error":
-        return first_finding.kind, first_finding.layer
-
-    def priority(finding):
-        kind = finding.kind
-        return ROOT_CAUSE_ORDER.index(kind) if kind in ROOT_CAUSE_ORDER else len(ROOT_CAUSE_ORDER)
-
-    first = min(errors, key=priority)  # min keeps the first of equal priority
-    return first.kind, first.layer
-    ### END SOLUTION
+    raise NotImplementedError('a first non_finite error wins; else the first error of the highest-priority kind')
 
 
 # %%
@@ -434,60 +350,6 @@ check_equal(
     "kinds no_grad, dead_units, saturation, large_activations, then the rest; ties go to the "
     "earliest finding.",
 )
-### BEGIN HIDDEN TESTS
-finding = gradlab.Finding
-check_equal(
-    [
-        root_cause(gradlab.Report(findings=[], steps=1)),
-        root_cause(
-            gradlab.Report(
-                findings=[
-                    finding("vanishing", "a", "error", "", ""),
-                    finding("saturation", "b", "error", "", ""),
-                    finding("no_grad", "c", "warning", "", ""),
-                ],
-                steps=1,
-            )
-        ),
-        root_cause(
-            gradlab.Report(
-                findings=[
-                    finding("exploding", "a", "error", "", ""),
-                    finding("no_grad", "b", "error", "", ""),
-                    finding("non_finite", "c", "error", "", ""),
-                    finding("non_finite", "d", "error", "", ""),
-                ],
-                steps=1,
-            )
-        ),
-        root_cause(
-            gradlab.Report(findings=[finding("dead_units", "a", "warning", "", "")], steps=1)
-        ),
-        root_cause(
-            gradlab.Report(
-                findings=[
-                    finding("non_finite", "a", "error", "", ""),
-                    finding("exploding", "b", "error", "", ""),
-                ],
-                steps=1,
-            )
-        ),
-        root_cause(
-            gradlab.Report(
-                findings=[
-                    finding("exploding", "a", "error", "", ""),
-                    finding("large_activations", "b", "error", "", ""),
-                    finding("non_finite", "c", "error", "", ""),
-                ],
-                steps=1,
-            )
-        ),
-    ],
-    [None, ("saturation", "b"), ("no_grad", "b"), None, ("non_finite", "a"), ("large_activations", "b")],
-    exercise="7.4",
-    points=2,
-)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # **Exercise 7.5 (2 points) — fix them.** Build a dict `fixed` with the same three keys: a repaired
@@ -498,17 +360,7 @@ check_equal(
 # `detach_gate=False`.
 
 # %%
-### BEGIN SOLUTION
-# PROMPT: set fixed = {"deep_sigmoid": ..., "negative_bias": ..., "detached_gate": ...}
-repaired_bias = copy.deepcopy(broken["negative_bias"])
-with torch.no_grad():
-    repaired_bias[4].bias.zero_()
-fixed = {
-    "deep_sigmoid": build_mlp(nn.ReLU, depth=8),
-    "negative_bias": repaired_bias,
-    "detached_gate": GatedMLP(detach_gate=False),
-}
-### END SOLUTION
+raise NotImplementedError('set fixed = {"deep_sigmoid": ..., "negative_bias": ..., "detached_gate": ...}')
 for name, model in fixed.items():
     print(f"{name:>14}: {gradlab.diagnose(model, (x, y), loss_fn)}")
 
@@ -601,22 +453,7 @@ print("losses:", " ".join(f"{value:.2g}" for value in losses))
 # %%
 def first_non_finite(arrays, layers):
     """(step, layer) of the first non-finite value in a monitor's arrays, or (None, None)."""
-    ### BEGIN SOLUTION
-    # PROMPT: find the first bad row, map it to its step, then the layer by the rule above
-    activations = ~np.isfinite(arrays["activation_mean"])  # not the std: squares overflow first
-    gradients = ~np.isfinite(arrays["output_grad_norm"])
-    bad_rows = activations.any(axis=1) | gradients.any(axis=1)
-    bad_rows |= ~np.isfinite(arrays["global_grad_norm"]).all(axis=1)
-    if not bad_rows.any():
-        return None, None
-    row = int(np.argmax(bad_rows))
-    layer = None
-    if activations[row].any():
-        layer = layers[int(np.argmax(activations[row]))]
-    elif gradients[row].any():
-        layer = layers[int(np.flatnonzero(gradients[row])[-1])]
-    return int(arrays["steps"][row]), layer
-    ### END SOLUTION
+    raise NotImplementedError('find the first bad row, map it to its step, then the layer by the rule above')
 
 
 # %%
@@ -631,47 +468,6 @@ check_equal(
     "output_grad_norm and global_grad_norm (not activation_std), take the first True row, and "
     "read its step from arrays['steps'].",
 )
-### BEGIN HIDDEN TESTS
-def synthetic(mean, std, grad_out, global_norm, steps):
-    return {
-        "steps": np.asarray(steps),
-        "activation_mean": np.asarray(mean, dtype=float),
-        "activation_std": np.asarray(std, dtype=float),
-        "output_grad_norm": np.asarray(grad_out, dtype=float),
-        "global_grad_norm": np.asarray(global_norm, dtype=float).reshape(-1, 1),
-    }
-
-
-ok = [[1.0, 1.0, 1.0]] * 3
-names = ["a", "b", "c"]
-check_equal(
-    [
-        first_non_finite(synthetic(ok, ok, ok, [1, 1, 1], [0, 5, 10]), names),
-        first_non_finite(
-            synthetic(ok, [[1, 1, 1], [1, 1, 1], [1, np.inf, np.nan]], ok, [1, 1, 1], [0, 5, 10]),
-            names,
-        ),
-        first_non_finite(
-            synthetic(ok, ok, [[1, 1, 1], [np.inf, np.nan, 1], ok[0]], [1, 1, 1], [0, 5, 10]),
-            names,
-        ),
-        first_non_finite(
-            synthetic(
-                [[1, 1, 1], [1, 1, np.nan], [np.nan] * 3],
-                ok,
-                [[1, 1, 1], [np.nan] * 3, [1, 1, 1]],
-                [1, np.inf, 1],
-                [3, 6, 9],
-            ),
-            names,
-        ),
-        first_non_finite(synthetic(ok, ok, ok, [1, np.nan, 1], [0, 1, 2]), names),
-    ],
-    [(None, None), (None, None), (5, "b"), (6, "c"), (1, None)],  # 2nd: only a std overflowed
-    exercise="7.6",
-    points=3,
-)
-### END HIDDEN TESTS
 
 # %%
 # NBVAL_IGNORE_OUTPUT

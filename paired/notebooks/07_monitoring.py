@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: notebooks///ipynb,paired/notebooks///py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -587,8 +587,8 @@ print(f"{len(questions)} questions")
 #   layer whose gradient is exactly 0 throughout (dead units on its way to the loss). Some exact
 #   zeros are normal in a ReLU network: units that happen to be off for a whole batch.
 #
-# **Next:** practise with [the Chapter 7 exercises](../exercises/07_monitoring.ipynb).
+# **Next:** practise with [the Chapter 7 exercises](../exercises/07_monitoring_exercises.ipynb).
 #
 # ---
 # ← Previous: [Chapter 3](03_exploding.ipynb) (chapters 4–6 are coming) · Next: Chapter 8
-# (coming) · Exercises: [exercises/07_monitoring.ipynb](../exercises/07_monitoring.ipynb)
+# (coming) · Exercises: [exercises/07_monitoring_exercises.ipynb](../exercises/07_monitoring_exercises.ipynb)

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: solutions///ipynb,paired/solutions///py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -25,7 +25,7 @@
 # When you are done, grade the whole notebook from a terminal in the course folder:
 #
 # ```
-# python -m gradlab.grade exercises/03_exploding.ipynb
+# python -m gradlab.grade exercises/03_exploding_exercises.ipynb
 # ```
 #
 # The grader runs a copy of the notebook in a fresh kernel (your file is never changed) and prints

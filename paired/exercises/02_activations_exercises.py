@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: exercises///ipynb,paired/exercises///py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -25,7 +25,7 @@
 # When you are done, grade the whole notebook from a terminal in the course folder:
 #
 # ```
-# python -m gradlab.grade exercises/02_activations.ipynb
+# python -m gradlab.grade exercises/02_activations_exercises.ipynb
 # ```
 #
 # The grader runs a copy of the notebook in a fresh kernel (your file is never changed) and prints

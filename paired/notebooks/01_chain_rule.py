@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: notebooks///ipynb,paired/notebooks///py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -329,9 +329,9 @@ widgets.show(quiz.make_quiz([quick_check]))
 #   depth. Chapters 4–6 (initialisation, residual connections, gradient clipping) are still being
 #   written; until then, Chapter 7's diagnosis names the fix for each problem it finds.
 #
-# **Next:** practise with [the Chapter 1 exercises](../exercises/01_chain_rule.ipynb), then go on.
+# **Next:** practise with [the Chapter 1 exercises](../exercises/01_chain_rule_exercises.ipynb), then go on.
 #
 # ---
 # ← Previous: [Start here](00_start_here.ipynb) · Next:
 # [Chapter 2, activations and sigmoid saturation](02_activations.ipynb) · Exercises:
-# [01_chain_rule](../exercises/01_chain_rule.ipynb)
+# [01_chain_rule_exercises](../exercises/01_chain_rule_exercises.ipynb)

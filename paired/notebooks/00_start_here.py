@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: notebooks///ipynb,paired/notebooks///py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -95,13 +95,13 @@ make_widget_selftest()
 #
 # | # | Chapter | What you will be able to do | Exercises |
 # |---|---------|-----------------------------|-----------|
-# | 1 | [The chain rule and the per-layer factor](01_chain_rule.ipynb) | Explain why depth multiplies gradients, and predict what reaches the first layer | [01](../exercises/01_chain_rule.ipynb) |
-# | 2 | [Activations and sigmoid saturation](02_activations.ipynb) | Tell which activations shrink the gradient, where they go flat, and why ReLU units die | [02](../exercises/02_activations.ipynb) |
-# | 3 | [Exploding gradients and gradients through time](03_exploding.ipynb) | Recognise a blow-up, find where it starts, and see it in a recurrent network | [03](../exercises/03_exploding.ipynb) |
+# | 1 | [The chain rule and the per-layer factor](01_chain_rule.ipynb) | Explain why depth multiplies gradients, and predict what reaches the first layer | [01](../exercises/01_chain_rule_exercises.ipynb) |
+# | 2 | [Activations and sigmoid saturation](02_activations.ipynb) | Tell which activations shrink the gradient, where they go flat, and why ReLU units die | [02](../exercises/02_activations_exercises.ipynb) |
+# | 3 | [Exploding gradients and gradients through time](03_exploding.ipynb) | Recognise a blow-up, find where it starts, and see it in a recurrent network | [03](../exercises/03_exploding_exercises.ipynb) |
 # | 4 | Initialization — *coming* | Pick weight scales that keep the factor near one | |
 # | 5 | Residual connections — *coming* | See why a skip connection keeps a gradient highway open | |
 # | 6 | Gradient clipping — *coming* | Clip by norm or by value, and know what each one changes | |
-# | 7 | [Monitoring and diagnosis](07_monitoring.ipynb) | Watch any model with `GradientMonitor`, diagnose NaN, vanishing, exploding, dead and detached layers, read update ratios and gradient histograms in a live dashboard | [07](../exercises/07_monitoring.ipynb) |
+# | 7 | [Monitoring and diagnosis](07_monitoring.ipynb) | Watch any model with `GradientMonitor`, diagnose NaN, vanishing, exploding, dead and detached layers, read update ratios and gradient histograms in a live dashboard | [07](../exercises/07_monitoring_exercises.ipynb) |
 # | 8 | Advanced analysis — *coming* | Gradient noise, covariance and curvature | |
 #
 # Read the chapters in order: each one builds on the measurements of the one before. Chapters
@@ -124,7 +124,7 @@ make_widget_selftest()
 # ## Exercises and grading
 #
 # Each chapter has an exercise notebook in the `exercises/` folder, for example
-# `exercises/01_chain_rule.ipynb`.
+# `exercises/01_chain_rule_exercises.ipynb`.
 #
 # 1. Open it and work from the top. Each exercise has a cell for your answer, which raises
 #    `NotImplementedError` until you replace that line with your code.
@@ -134,7 +134,7 @@ make_widget_selftest()
 #    project folder (*File → New → Terminal* opens one inside JupyterLab):
 #
 #    ```
-#    python -m gradlab.grade exercises/01_chain_rule.ipynb
+#    python -m gradlab.grade exercises/01_chain_rule_exercises.ipynb
 #    ```
 #
 #    Use `.venv/bin/python` instead of `python` if the course's environment is not activated. The
@@ -147,4 +147,4 @@ make_widget_selftest()
 # %% [markdown]
 # ---
 # Next: [Chapter 1, the chain rule and the per-layer factor](01_chain_rule.ipynb) · Its exercises:
-# [01_chain_rule](../exercises/01_chain_rule.ipynb)
+# [01_chain_rule_exercises](../exercises/01_chain_rule_exercises.ipynb)
