@@ -12,12 +12,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gradlab.grading import CHECK_FUNCTIONS, PAYLOAD_VERSION, RESULT_MIME, CheckResult
+from gradlab.grading import CHECK_FUNCTIONS, PAYLOAD_VERSION, RESULT_MIME, CheckResult, shorten
 
-# Fallback for cells Python cannot parse (a learner's syntax error, IPython magics).
-_CALL_PATTERN = re.compile(r"\b(?:" + "|".join(CHECK_FUNCTIONS) + r")\s*\((?P<args>[^)#]*)")
-_EXERCISE_PATTERN = re.compile(r"\bexercise\s*=\s*(['\"])(?P<id>[^'\"]+)\1")
-_POINTS_PATTERN = re.compile(r"\bpoints\s*=\s*(?P<points>\d+)")
+# Fallback for cells Python cannot parse (a learner's syntax error): string literals and comments
+# are read as tokens, so a bracket or "points=" inside a hint or a comment cannot mislead the scan.
+_CALL_PATTERN = re.compile(r"\b(?:" + "|".join(CHECK_FUNCTIONS) + r")\s*\(")
+_TOKEN_PATTERN = re.compile(
+    r"""(?P<string>(?P<triple>'''|\"\"\")(?:\\.|[^\\])*?(?:(?P=triple)|\Z)"""
+    r"""|'(?:\\.|[^'\\\n])*(?:'|$)|"(?:\\.|[^"\\\n])*(?:"|$))"""
+    r"|(?P<comment>#[^\n]*)|(?P<open>[([{])|(?P<close>[)\]}])",
+    re.MULTILINE,
+)
+_EXERCISE_PATTERN = re.compile(r"\bexercise\s*=\s*$")
+_POINTS_PATTERN = re.compile(r"\bpoints\s*=\s*(?P<points>\d+)\b")
 
 
 @dataclass(frozen=True)
@@ -61,17 +68,64 @@ def _declarations_from_ast(tree: ast.AST, cell_index: int) -> list[CheckDeclarat
     return found
 
 
+def _top_level_arguments(source: str, start: int) -> tuple[str, list[str]]:
+    """The call's arguments from ``start`` (just after its ``(``) to its ``)`` or the source's end.
+
+    Returns the top-level text with each string literal replaced by ``\x00N\x00`` and comments
+    removed, and the literals' values (N indexes them); text inside nested brackets is dropped.
+    """
+    depth, position, kept, strings = 0, start, [], []
+    for token in _TOKEN_PATTERN.finditer(source, start):
+        if depth == 0:
+            kept.append(source[position : token.start()])
+        position = token.end()
+        if token.group("open"):
+            depth += 1
+        elif token.group("close"):
+            if depth == 0:
+                return "".join(kept), strings
+            depth -= 1
+        elif token.group("string") and depth == 0:
+            kept.append(f"\x00{len(strings)}\x00")
+            strings.append(token.group("string"))
+    if depth == 0:
+        kept.append(source[position:])
+    return "".join(kept), strings
+
+
+def _string_value(literal: str) -> str | None:
+    try:
+        value = ast.literal_eval(literal)
+    except (SyntaxError, ValueError):  # e.g. an unterminated string
+        return None
+    return value if isinstance(value, str) else None
+
+
 def _declarations_from_text(source: str, cell_index: int) -> list[CheckDeclaration]:
+    quoted = [  # where strings and comments are: a check call named there is not a call
+        token.span()
+        for token in _TOKEN_PATTERN.finditer(source)
+        if token.group("string") or token.group("comment")
+    ]
     found = []
     for call in _CALL_PATTERN.finditer(source):
-        exercise = _EXERCISE_PATTERN.search(call.group("args"))
-        if exercise is None:
+        if any(start <= call.start() < end for start, end in quoted):
             continue
-        points = _POINTS_PATTERN.search(call.group("args"))
+        arguments, strings = _top_level_arguments(source, call.end())
+        pieces = arguments.split("\x00")  # text, string index, text, string index, ...
+        exercise = next(
+            (
+                _string_value(strings[int(pieces[i + 1])])
+                for i in range(0, len(pieces) - 1, 2)
+                if _EXERCISE_PATTERN.search(pieces[i])
+            ),
+            None,
+        )
+        if not exercise:
+            continue
+        points = _POINTS_PATTERN.search("".join(pieces[::2]))
         found.append(
-            CheckDeclaration(
-                cell_index, exercise.group("id"), int(points.group("points")) if points else 1
-            )
+            CheckDeclaration(cell_index, exercise, int(points.group("points")) if points else 1)
         )
     return found
 
@@ -125,4 +179,5 @@ def read_check_result(data: dict[str, Any]) -> CheckResult | None:
         return None
     if not isinstance(message, str) or not isinstance(hint, str):
         return None
-    return CheckResult(exercise, points, passed, message[:500], hint[:500])
+    # a cap on what an untrusted output can put in the report, far above any check's message
+    return CheckResult(exercise, points, passed, shorten(message, 2000), shorten(hint, 2000))

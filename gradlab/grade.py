@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ import nbformat
 
 from gradlab._declarations import CheckDeclaration, exercise_points, find_check_calls
 from gradlab._kernel_runner import CellRun, NotebookRun, RunLimits, run_notebook
+from gradlab.grading import shorten
 
 REPORT_VERSION = 1
 
@@ -40,6 +43,7 @@ class ExerciseGrade:
     score: int
     passed: bool
     message: str
+    hint: str = ""  # the failed check's hint (for a listed mistake, that mistake's own)
 
 
 @dataclass
@@ -106,8 +110,9 @@ def score_exercises(declarations: list[CheckDeclaration], run: NotebookRun) -> l
             if index in run.cells and run.cells[index].status != "ok"
         ]
         if failed:
-            message = failed[0].message + (f" Hint: {failed[0].hint}" if failed[0].hint else "")
-            grades.append(ExerciseGrade(exercise, points, 0, False, message))
+            grades.append(
+                ExerciseGrade(exercise, points, 0, False, failed[0].message, failed[0].hint)
+            )
         elif results and len(results) >= len(own) and not problems:
             message = (
                 results[0].message if len(results) == 1 else f"all {len(results)} checks passed"
@@ -169,7 +174,7 @@ def grade_notebook(
     except (OSError, UnicodeDecodeError) as error:
         grade.error = f"could not read the notebook: {type(error).__name__}: {error}"
     except Exception as error:  # invalid JSON, malformed cells: a clean failure, never a crash
-        grade.error = f"not a valid notebook: {type(error).__name__}: {str(error)[:200]}"
+        grade.error = f"not a valid notebook: {type(error).__name__}: {shorten(str(error), 300)}"
     grade.passed = grade.max_score > 0 and grade.score >= pass_mark * grade.max_score
     grade.seconds = round(time.monotonic() - started, 2)
     return grade
@@ -182,17 +187,44 @@ def format_summary(grade: NotebookGrade) -> str:
     return line + (f"  [{grade.error}]" if grade.error else "")
 
 
-def format_table(grade: NotebookGrade, width: int = 100) -> str:
-    """The per-exercise table with the total."""
-    lines = [grade.path, f"  {'exercise':<10} {'points':>7}  {'result':<6}  message"]
+def table_width() -> int:
+    """The table's width: the terminal's, between 60 and 100 columns (100 in a notebook or pipe)."""
+    return max(60, min(100, shutil.get_terminal_size(fallback=(100, 24)).columns))
+
+
+def _wrapped(first: str, text: str, indent: int, width: int) -> list[str]:
+    """``first`` + ``text`` on lines of at most ``width``, continuations indented by ``indent``.
+
+    Words are never cut: a single word longer than a line (a path, say) gets a line of its own.
+    """
+    return textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=" " * indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]
+
+
+def format_table(grade: NotebookGrade, width: int | None = None) -> str:
+    """The per-exercise table with the total; messages wrap under their column, never cut.
+
+    Args:
+        width: the longest line, in characters (default ``table_width()``).
+    """
+    width = width or table_width()
+    lines = _wrapped("", grade.path, 2, width)
+    lines.append(f"  {'exercise':<10} {'points':>7}  {'result':<6}  message")
+    message_column = len(f"  {'':<10} {'':>7}  {'':<6}  ")
     for row in grade.exercises:
-        message = row.message if len(row.message) <= width else row.message[: width - 3] + "..."
         score = f"{row.score}/{row.points}"
-        lines.append(
-            f"  {row.exercise:<10} {score:>7}  {'pass' if row.passed else 'FAIL':<6}  {message}"
-        )
+        start = f"  {row.exercise:<10} {score:>7}  {'pass' if row.passed else 'FAIL':<6}  "
+        lines += _wrapped(start, row.message, message_column, width)
+        if row.hint:  # on its own line under the message, so it reads as advice, not as the result
+            lines += _wrapped(" " * message_column + "Hint: ", row.hint, message_column + 6, width)
     for note in ([grade.error] if grade.error else []) + grade.notes:
-        lines.append(f"  note: {note}")
+        lines += _wrapped("  note: ", note, len("  note: "), width)
     lines.append(
         f"  {'total':<10} {f'{grade.score}/{grade.max_score}':>7}  ({grade.seconds:.1f} s)"
     )

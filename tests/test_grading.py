@@ -177,3 +177,120 @@ def test_an_exercise_is_worth_its_largest_points_once():
     ]
     assert exercise_points(declarations) == {"a": 2, "b": 1}
     assert list(exercise_points(declarations)) == ["a", "b"]
+
+
+ONE_FACTOR_TOO_FEW = "That is 19 factors of 0.4; count the layers again."
+
+
+@pytest.mark.parametrize(
+    ("received", "hint"),
+    [
+        (0.4**19, ONE_FACTOR_TOO_FEW),
+        (0.4**19 * 1.04, ONE_FACTOR_TOO_FEW),  # within the check's rtol of the wrong value
+        (0.4**19 * 1.2, "generic"),  # wrong, but not this mistake
+        (0.4**21, "generic"),
+        (float("inf"), "generic"),
+        (np.ones(2), "generic"),
+    ],
+    ids=["off-by-one", "off-by-one-within-rtol", "near-it", "other-wrong", "inf", "array"],
+)
+def test_a_listed_mistake_gets_its_own_hint(received, hint):
+    result = compare_close(
+        received,
+        REFERENCE,
+        exercise="1.1",
+        rtol=0.05,
+        hint="generic",
+        mistakes=[(0.4**19, ONE_FACTOR_TOO_FEW)],
+    )
+    assert not result.passed and result.hint == hint
+    assert f"Hint: {hint}" in result.to_text()
+    assert "1.1e-08" not in result.to_text() and "1.0995" not in result.to_text()
+
+
+def test_a_passing_answer_ignores_the_mistakes_and_arrays_match_element_wise():
+    mistakes = [(0.4**19, ONE_FACTOR_TOO_FEW)]
+    assert compare_close(REFERENCE, REFERENCE, exercise="1", mistakes=mistakes).passed
+    expected = np.array([1.0, 2.0, 3.0])
+    transposed = [(expected[::-1].copy(), "reversed")]
+    result = compare_close(expected[::-1] * 1.001, expected, exercise="2", mistakes=transposed)
+    assert not result.passed and result.hint == "reversed"
+    result = compare_close(expected * 2, expected, exercise="2", hint="g", mistakes=transposed)
+    assert result.hint == "g"
+
+
+def test_check_equal_mistakes():
+    off_by_one = [(4, "That is the step after it.")]
+    assert compare_equal(4, 3, exercise="q", hint="g", mistakes=off_by_one).hint == off_by_one[0][1]
+    assert compare_equal(5, 3, exercise="q", hint="g", mistakes=off_by_one).hint == "g"
+    assert compare_equal(3, 3, exercise="q", mistakes=off_by_one).passed
+    assert compare_equal(True, 1, exercise="q", mistakes=[(False, "no")]).hint == ""
+
+
+@pytest.mark.parametrize(
+    ("mistakes", "fragment"),
+    [
+        ({"19 factors": 0.4**19}, "mistakes must be a list of (wrong_value, hint) pairs"),
+        ("0.4**19", "mistakes must be a list"),
+        ([0.4**19], r"mistakes[0] must be a (wrong_value, hint) pair, got 2.7"),
+        ([(0.4**19, "a", "b")], "mistakes[0] must be a (wrong_value, hint) pair"),
+        ([(0.4**19, "")], "mistakes[0]'s hint must be a non-empty string, got ''"),
+        ([(0.4**19, "h"), ("x", "h")], "mistakes[1]'s wrong value must be a number"),
+        ([(np.ones(2), "h")], "mistakes[0]'s wrong value has shape (2,); expected has shape ()"),
+        ([(float("nan"), "h")], "mistakes[0]'s wrong value must be finite"),
+        ([(REFERENCE * 1.01, "h")], "mistakes[0]'s wrong value passes this check"),
+    ],
+    ids=[
+        "dict",
+        "string",
+        "bare-value",
+        "triple",
+        "empty-hint",
+        "string-value",
+        "shape",
+        "nan",
+        "passes",
+    ],
+)
+def test_malformed_mistakes_raise_naming_the_argument(mistakes, fragment):
+    with pytest.raises(ValueError) as error:
+        compare_close(1.0, REFERENCE, exercise="1.1", rtol=0.05, mistakes=mistakes)
+    assert fragment in str(error.value)
+    assert "1.0995" not in str(error.value)  # not even the author's error prints the reference
+    with pytest.raises(ValueError, match=r"mistakes\[0\]'s wrong value passes this check"):
+        compare_equal(2, 3, exercise="q", mistakes=[(3, "h")])
+
+
+def test_long_messages_and_hints_wrap_whole():
+    hint = " ".join(f"word{i}" for i in range(60))
+    result = compare_close(2.0, 1.0, exercise="1.1", hint=hint)
+    lines = result.to_text().splitlines()
+    assert len(lines) > 2 and all(len(line) <= 100 for line in lines)
+    assert " ".join(" ".join(lines).split()).endswith("Hint: " + hint)
+    assert lines[2].startswith("        word")  # continuation indented under the hint
+
+
+def test_a_long_value_is_marked_as_shortened_never_silently_cut():
+    result = compare_equal("x" * 200, "y", exercise="q")
+    assert result.message == f"'{'x' * 46}… (shortened) is not correct"
+    payload = CheckResult("1", 1, False, "m" * 5000, "h").to_payload()
+    assert read_check_result({RESULT_MIME: payload}).message.endswith("m… (shortened)")
+
+
+def test_a_check_call_with_mistakes_is_declared_in_every_parse_path():
+    call = (
+        "check_close(x, theory.after(0.4, 20),\n"
+        "    mistakes=[(theory.after(0.4, 19), 'count (the layers) again; points=9')],\n"
+        '    exercise="1.1", points=2, hint="exercise=\'no\'")'
+    )
+    notebook = _notebook(
+        call,
+        call + "\nx = (",  # a syntax error: the text fallback must read the same declaration
+        'print("check_close(x, 1, exercise=\'not a call\')")  # check_equal(x, exercise="no")\n('
+        + 'check_equal(y, 2, exercise="1.2", points=4)',
+    )
+    assert find_check_calls(notebook) == [
+        CheckDeclaration(1, "1.1", 2),
+        CheckDeclaration(2, "1.1", 2),
+        CheckDeclaration(3, "1.2", 4),
+    ]
