@@ -20,7 +20,14 @@ from jupyter_core.paths import jupyter_runtime_dir
 import gradlab.grade
 from gradlab._kernel_runner import RunLimits, run_notebook
 from gradlab.assign import expected_exercise_files
-from gradlab.grade import grade_notebook, main, to_report
+from gradlab.grade import (
+    ExerciseGrade,
+    NotebookGrade,
+    format_table,
+    grade_notebook,
+    main,
+    to_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
@@ -40,6 +47,7 @@ EXPECTED = {
     "os_exit": (False, True, "the kernel died", 10),
     "system_exit": (False, True, "SystemExit", 8),
     "deletes_names": (False, True, "name 'check_close' is not defined", 8),
+    "common_mistake": (False, True, "received 2.749e-08, which is too large", 8),
 }
 
 
@@ -124,6 +132,52 @@ def test_a_faked_result_outside_the_check_cell_is_ignored(graded):
     assert "1.1e-08" not in row.message  # the failure does not give the answer away
 
 
+def test_a_listed_mistake_replaces_the_generic_hint_in_the_report(graded):
+    grade = graded["grades"]["common_mistake"]
+    assert grade.exercises[0].hint == "that is 19 factors (one too few): count the layers again"
+    table = format_table(grade, width=100)
+    assert (
+        "\n" + " " * 30 + "Hint: that is 19 factors (one too few): count the layers again\n"
+        in table
+    )
+    assert "one factor per layer" not in table and "1.1e-08" not in table
+    assert graded["grades"]["wrong_answer"].exercises[0].hint == "one factor per layer"
+
+
+LONG_MESSAGE = (
+    "cell 7 is not done yet (NotImplementedError: set quick_check_gradient to what is left after "
+    "15 layers that each multiply it by 0.3); then cell 8 raised NameError: name "
+    "'quick_check_gradient' is not defined"
+)
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_the_table_wraps_long_messages_whole_under_their_column(width):
+    hint = "the gradient is multiplied once per layer, " * 3 + "so count the layers between them"
+    rows = [
+        ExerciseGrade("1.2", 1, 0, False, LONG_MESSAGE, hint),
+        ExerciseGrade("1.3", 2, 2, True, "6.8e-07 is within rtol=0.05"),
+    ]
+    grade = NotebookGrade(
+        "exercises/01_chain_rule_exercises.ipynb", rows, 2, 3, notes=[LONG_MESSAGE]
+    )
+    lines = format_table(grade, width=width).splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    column = lines[1].index("message")
+    first = next(i for i, line in enumerate(lines) if line.startswith("  1.2 "))
+    hint_line = next(i for i, line in enumerate(lines) if line[column:].startswith("Hint: "))
+    after = next(i for i, line in enumerate(lines) if line.startswith("  1.3 "))
+    assert lines[first].index("cell 7") == column
+    assert all(line[:column].isspace() for line in lines[first + 1 : after])
+    message = " ".join(line[column:] for line in lines[first:hint_line])
+    assert message == LONG_MESSAGE  # every word, in order, none cut
+    assert all(line[: column + 6].isspace() for line in lines[hint_line + 1 : after])
+    assert " ".join(line.strip() for line in lines[hint_line:after]) == f"Hint: {hint}"
+    notes = " ".join(line.strip() for line in lines if not line.startswith("  total"))
+    assert f"note: {LONG_MESSAGE}" in notes
+    assert "..." not in "\n".join(lines) and "…" not in "\n".join(lines)
+
+
 def test_invalid_json_is_a_clean_failure(graded):
     grade = graded["grades"]["invalid_json"]
     assert not grade.passed and grade.exercises == [] and grade.max_score == 0
@@ -206,6 +260,7 @@ def test_command_line_several_notebooks_json_and_exit_code(tmp_path, capsys):
         "score": 2,
         "passed": True,
         "message": "1.1e-08 is within rtol=0.01",
+        "hint": "",
     }
 
 
