@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 
+from gradlab.widgets_controls import int_slider
+
 SELFTEST_MIN = -5
 SELFTEST_MAX = 5
 SELFTEST_START = 3
@@ -57,13 +59,8 @@ def make_widget_selftest(x: int = SELFTEST_START) -> widgets.VBox:
         A VBox holding the slider (description "x") and the output; display it as a cell's last line.
     """
     start = compute_selftest_readout(x)  # validates x before any widget is built
-    slider = widgets.IntSlider(
-        value=start.x,
-        min=SELFTEST_MIN,
-        max=SELFTEST_MAX,
-        description="x",
-        continuous_update=True,  # the work is trivial, so every step may redraw
-    )
+    # the work is trivial, so every step may redraw
+    slider = int_slider(start.x, SELFTEST_MIN, SELFTEST_MAX, "x", continuous_update=True)
     slider.add_class("gradlab-selftest-slider")
     output = widgets.Output()
     output.add_class("gradlab-selftest-output")

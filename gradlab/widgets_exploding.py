@@ -16,8 +16,7 @@ from gradlab.plots_exploding import plot_growth, plot_time_gradients
 from gradlab.rnn import RNN_CASES, TimeGradients, compute_time_gradients
 from gradlab.spectral import CHAIN_ACTIVATIONS, WEIGHT_KINDS, GrowthMeasurement, measure_growth
 from gradlab.widgets import _wire
-
-_STYLE = {"description_width": "initial"}
+from gradlab.widgets_controls import dropdown, float_slider, int_slider
 
 
 @dataclass(frozen=True)
@@ -60,24 +59,6 @@ def compute_time_comparison(recurrent_scale: float, steps: int) -> list[TimeGrad
     return [compute_time_gradients(case, recurrent_scale, steps) for case in RNN_CASES]
 
 
-def _float_slider(value: float, low: float, high: float, step: float, text: str):
-    return widgets.FloatSlider(
-        value=value,
-        min=low,
-        max=high,
-        step=step,
-        description=text,
-        continuous_update=False,
-        style=_STYLE,
-    )
-
-
-def _int_slider(value: int, low: int, high: int, text: str) -> widgets.IntSlider:
-    return widgets.IntSlider(
-        value=value, min=low, max=high, description=text, continuous_update=False, style=_STYLE
-    )
-
-
 def make_growth_demo(
     depth: int = 20,
     weight_scale: float = 1.5,
@@ -87,16 +68,12 @@ def make_growth_demo(
     """ "Weight scale and depth": the (σ_max × slope)^L estimate beside the measured gradient."""
     grid = GROWTH_GRID
     controls = {
-        "weight_scale": _float_slider(
+        "weight_scale": float_slider(
             weight_scale, grid.scale_min, grid.scale_max, grid.scale_step, "weight scale"
         ),
-        "depth": _int_slider(depth, grid.depth_min, grid.depth_max, "depth"),
-        "kind": widgets.Dropdown(
-            options=grid.kinds, value=kind, description="weights", style=_STYLE
-        ),
-        "activation": widgets.Dropdown(
-            options=grid.activations, value=activation, description="activation", style=_STYLE
-        ),
+        "depth": int_slider(depth, grid.depth_min, grid.depth_max, "depth"),
+        "kind": dropdown(grid.kinds, kind, "weights"),
+        "activation": dropdown(grid.activations, activation, "activation"),
     }
 
     def render(weight_scale: float, depth: int, kind: str, activation: str) -> str:
@@ -104,6 +81,8 @@ def make_growth_demo(
         plot_growth(result, plt.subplots(figsize=(7, 3.6))[1])
         return result.summary()
 
+    # One backward pass through at most 100 layers: 0.19 s at worst with the PNG (about 0.25 s from
+    # key press to plot in Lab), so no busy state: the sliders stay live for quick key presses.
     return _wire(controls, render, "gradlab-growth")
 
 
@@ -111,10 +90,10 @@ def make_time_demo(recurrent_scale: float = 0.5, steps: int = 6) -> widgets.VBox
     """ "Gradients through time": scale s of W_h and T → ‖∂L/∂h_t‖ for every t on a log axis."""
     grid = TIME_GRID
     controls = {
-        "recurrent_scale": _float_slider(
+        "recurrent_scale": float_slider(
             recurrent_scale, grid.scale_min, grid.scale_max, grid.scale_step, "scale s of W_h"
         ),
-        "steps": _int_slider(steps, grid.steps_min, grid.steps_max, "T (steps)"),
+        "steps": int_slider(steps, grid.steps_min, grid.steps_max, "T (steps)"),
     }
 
     def render(recurrent_scale: float, steps: int) -> str:
@@ -122,4 +101,6 @@ def make_time_demo(recurrent_scale: float = 0.5, steps: int = 6) -> widgets.VBox
         plot_time_gradients(results, plt.subplots(figsize=(7, 3.6))[1])
         return "\n".join(result.summary() for result in results)
 
-    return _wire(controls, render, "gradlab-time")
+    # T steps unrolled one at a time, twice: 0.13 s alone at T = 100 with the PNG, but 0.3-0.6 s
+    # from key press to plot in Lab (1.4 s on a loaded machine), so the learner gets the busy state.
+    return _wire(controls, render, "gradlab-time", busy=True)

@@ -21,6 +21,20 @@ NUMBER = r"\d+(?:\.\d+)?(?:e[+-]\d+)?"
 WORDS = ("vanished (0)", "exploded (inf)", "exploded (nan)", "undefined (nan)", "n/a")
 
 
+def find(demo, description=None, css_class=None):
+    """The one widget inside `demo` labelled `description` or carrying `css_class`."""
+    stack, found = [demo], []
+    while stack:
+        widget = stack.pop()
+        stack.extend(getattr(widget, "children", ()))
+        if description is not None and getattr(widget, "description", None) == description:
+            found.append(widget)
+        if css_class is not None and css_class in widget._dom_classes:
+            found.append(widget)
+    assert len(found) == 1, (description, css_class, found)
+    return found[0]
+
+
 def assert_readout_follows_the_wording_rule(text):
     """× only before a finite number; 0, inf and nan only as the formatting module's phrases."""
     assert re.search(r"×[a-z(~]", text) is None, text  # never '×exploded', '×vanished', '×n/a'
@@ -79,10 +93,9 @@ def test_extremes_behave_as_taught():
 
 def test_widget_redraws_on_slider_move():
     demo = make_gradient_flow_demo(depth=8, activation="sigmoid")
-    readout = demo.children[2]
+    readout = find(demo, css_class="gradlab-readout")
     before = readout.value
-    depth_slider = demo.children[0].children[0]
-    assert depth_slider.description == "depth"
+    depth_slider = find(demo, "depth")
     depth_slider.value = 30
     assert readout.value != before
     assert "Through 30 layers" in readout.value

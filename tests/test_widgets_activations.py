@@ -19,6 +19,21 @@ from gradlab.widgets_activations import (
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 
+
+def find(demo, description=None, css_class=None):
+    """The one widget inside `demo` labelled `description` or carrying `css_class`."""
+    stack, found = [demo], []
+    while stack:
+        widget = stack.pop()
+        stack.extend(getattr(widget, "children", ()))
+        if description is not None and getattr(widget, "description", None) == description:
+            found.append(widget)
+        if css_class is not None and css_class in widget._dom_classes:
+            found.append(widget)
+    assert len(found) == 1, (description, css_class, found)
+    return found[0]
+
+
 matplotlib.use("Agg")
 
 
@@ -71,9 +86,8 @@ def test_every_depth_with_he_init():
 
 def test_explorer_redraws_on_move():
     demo = make_activation_explorer_demo()
-    readout = demo.children[2]
-    activation, x = demo.children[0].children
-    assert (activation.description, x.description) == ("activation", "x")
+    readout = find(demo, css_class="gradlab-readout")
+    activation, x = find(demo, "activation"), find(demo, "x")
     before = readout.value
     x.value = EXPLORER_GRID.x_max
     assert readout.value != before and "x = 6.00" in readout.value
@@ -83,8 +97,8 @@ def test_explorer_redraws_on_move():
 
 def test_depth_demo_redraws_on_move():
     demo = make_gradient_after_depth_demo(depth=3)
-    readout = demo.children[2]
-    depth, init = demo.children[0].children
+    readout = find(demo, css_class="gradlab-readout")
+    depth, init = find(demo, "depth"), find(demo, "init")
     depth.value = 12
     assert "after 12 layers" in readout.value
     init.value = "he"

@@ -34,6 +34,20 @@ TIME_SCALES = slider_values(TIME_GRID.scale_min, TIME_GRID.scale_max, TIME_GRID.
 GLUED = re.compile(r"[×~x]\s*(exploded|vanished|undefined)|gets (exploded|vanished)")
 
 
+def find(demo, description=None, css_class=None):
+    """The one widget inside `demo` labelled `description` or carrying `css_class`."""
+    stack, found = [demo], []
+    while stack:
+        widget = stack.pop()
+        stack.extend(getattr(widget, "children", ()))
+        if description is not None and getattr(widget, "description", None) == description:
+            found.append(widget)
+        if css_class is not None and css_class in widget._dom_classes:
+            found.append(widget)
+    assert len(found) == 1, (description, css_class, found)
+    return found[0]
+
+
 def reads_well(text):
     """One wording rule: no prefix glued to 'exploded (inf)' / 'vanished (0)' / 'undefined'."""
     return GLUED.search(text) is None
@@ -140,17 +154,15 @@ def test_gradient_plots_show_flat_as_flat_and_vanished_at_the_bottom():
 
 def test_widgets_redraw_on_slider_move():
     demo = make_growth_demo(depth=10, weight_scale=1.5)
-    readout = demo.children[2]
-    depth_slider = demo.children[0].children[1]
-    assert depth_slider.description == "depth"
-    depth_slider.value = 30
+    readout = find(demo, css_class="gradlab-readout")
+    find(demo, "depth").value = 30
     assert "over 30 layers" in readout.value
     time_demo = make_time_demo()
-    assert "t=1: 0.03125" in time_demo.children[2].value
-    steps_slider = time_demo.children[0].children[1]
-    steps_slider.value = 50
-    assert "T = 50" in time_demo.children[2].value
-    np.testing.assert_equal(time_demo.children[0].children[0].value, 0.5)
+    time_readout = find(time_demo, css_class="gradlab-readout")
+    assert "t=1: 0.03125" in time_readout.value
+    find(time_demo, "T (steps)").value = 50
+    assert "T = 50" in time_readout.value
+    np.testing.assert_equal(find(time_demo, "scale s of W_h").value, 0.5)
 
 
 def test_readouts_at_every_slider_extreme():
@@ -158,7 +170,10 @@ def test_readouts_at_every_slider_extreme():
     import matplotlib.pyplot as plt
 
     growth_demo = make_growth_demo()
-    scale_slider, depth_slider, kind_menu, activation_menu = growth_demo.children[0].children
+    scale_slider, depth_slider, kind_menu, activation_menu = (
+        find(growth_demo, name) for name in ("weight scale", "depth", "weights", "activation")
+    )
+    readout = find(growth_demo, css_class="gradlab-readout")
     corners = itertools.product(
         (scale_slider.min, scale_slider.max),
         (depth_slider.min, depth_slider.max),
@@ -168,17 +183,17 @@ def test_readouts_at_every_slider_extreme():
     for scale, depth, kind, activation in corners:
         scale_slider.value, depth_slider.value = scale, depth
         kind_menu.value, activation_menu.value = kind, activation
-        text = growth_demo.children[2].value
+        text = readout.value
         assert reads_well(text) and f"over {depth} layer" in text, text
         plt.close("all")
     time_demo = make_time_demo()
-    scale_slider, steps_slider = time_demo.children[0].children
-    assert scale_slider.description == "scale s of W_h"
+    scale_slider, steps_slider = find(time_demo, "scale s of W_h"), find(time_demo, "T (steps)")
+    readout = find(time_demo, css_class="gradlab-readout")
     for scale, steps in itertools.product(
         (scale_slider.min, scale_slider.max), (steps_slider.min, steps_slider.max)
     ):
         scale_slider.value, steps_slider.value = scale, steps
-        text = time_demo.children[2].value
+        text = readout.value
         assert reads_well(text) and f"T = {steps}" in text, text
         plt.close("all")
     assert "exploded (inf)" in text  # s = 3, T = 100: the linear RNN overflows

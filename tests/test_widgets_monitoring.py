@@ -23,6 +23,20 @@ GRID = DASHBOARD_GRID
 STEPS = list(range(GRID.steps_min, GRID.steps_max + 1, GRID.steps_step))
 
 
+def find(demo, description=None, css_class=None):
+    """The one widget inside `demo` labelled `description` or carrying `css_class`."""
+    stack, found = [demo], []
+    while stack:
+        widget = stack.pop()
+        stack.extend(getattr(widget, "children", ()))
+        if description is not None and getattr(widget, "description", None) == description:
+            found.append(widget)
+        if css_class is not None and css_class in widget._dom_classes:
+            found.append(widget)
+    assert len(found) == 1, (description, css_class, found)
+    return found[0]
+
+
 def assert_valid(run, steps: int) -> None:
     text = run.summary()
     assert 1 <= len(run.losses) <= steps
@@ -67,8 +81,8 @@ def test_setting_extremes_and_every_scenario_label() -> None:
 
 def test_widget_redraws_on_every_control() -> None:
     demo = make_dashboard_demo(scenario="deep_sigmoid", steps=20)
-    scenario, fixed, steps = demo.children[0].children
-    status, readout = demo.children[1], demo.children[3]
+    scenario, fixed, steps = (find(demo, name) for name in ("scenario", "apply the fix", "steps"))
+    status, readout = find(demo, css_class="gradlab-busy"), find(demo, css_class="gradlab-readout")
     assert "vanishing" in readout.value and "20 steps" in readout.value
     steps.value = 30
     assert "30 steps" in readout.value
@@ -80,21 +94,38 @@ def test_widget_redraws_on_every_control() -> None:
     assert "no_grad" in readout.value
     assert steps.continuous_update is False
     assert status.value == ""  # idle once a run is drawn
+    assert not any(control.disabled for control in (scenario, fixed, steps))
 
 
 def test_a_change_shows_training_at_once_and_clears_the_old_run() -> None:
     """The old plots and report never stand for a new setting while it trains (1-3 s)."""
     demo = make_dashboard_demo(scenario="healthy", steps=10)
-    _, _, steps = demo.children[0].children
-    status, plot, readout = demo.children[1:]
+    controls = [find(demo, name) for name in ("scenario", "apply the fix", "steps")]
+    steps = controls[-1]
+    status, plot, readout = (
+        find(demo, css_class=name) for name in ("gradlab-busy", "gradlab-plot", "gradlab-readout")
+    )
     seen = []
+    for control in controls:
+        control.observe(
+            lambda change, name=control.description: seen.append((name, change["new"])),
+            names="disabled",
+        )
     status.observe(lambda change: seen.append(("status", change["new"])), names="value")
     readout.observe(lambda change: seen.append(("readout", change["new"])), names="value")
     plot.observe(lambda change: seen.append(("plot", len(change["new"]))), names="outputs")
     plot.outputs = ({"output_type": "stream", "name": "stdout", "text": "the old run"},)
     seen.clear()
     steps.value = 20
-    assert seen[0] == ("status", "<b>training 'healthy' for 20 steps…</b>")
-    assert seen[1:3] == [("plot", 0), ("readout", "")]  # old plots and report gone at once
-    assert seen[-1][0] == "readout" and "20 steps" in seen[-1][1]
-    assert ("status", "") in seen and status.value == ""
+    assert seen[0] == ("status", "training 'healthy' for 20 steps…")
+    # every control disabled, then the old plots and report gone, before the run starts
+    assert seen[1:4] == [("scenario", True), ("apply the fix", True), ("steps", True)]
+    assert seen[4:6] == [("plot", 0), ("readout", "")]
+    # drawn, then the controls come back and the busy line empties
+    assert seen[-5][0] == "readout" and "20 steps" in seen[-5][1]
+    assert seen[-4:] == [
+        ("scenario", False),
+        ("apply the fix", False),
+        ("steps", False),
+        ("status", ""),
+    ]
