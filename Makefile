@@ -14,8 +14,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# JupyterLab on the course folder, opening the start page; its terminals run this .venv's python.
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m gradlab.lab
 
 # The whole suite: unit tests, notebook/.py pair checks, nbval over every notebook, browser tests.
 test: setup

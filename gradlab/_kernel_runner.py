@@ -33,6 +33,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from gradlab._declarations import read_check_result
+from gradlab.grade_saved import GRADING_ENV
 from gradlab.grading import RESULT_MIME, CheckResult
 
 
@@ -144,7 +145,12 @@ class _KernelSession:
         self.process_group: int | None = None
         self.client.km = self.client.create_kernel_manager()
         # the kernel's own stdout/stderr (not the cells' output, which comes over IOPub) is noise
-        self.client.start_new_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # GRADING_ENV tells a notebook's own grading cell not to start another grader (no recursion)
+        self.client.start_new_kernel(
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, GRADING_ENV: "1"},
+        )
         self.process_group = getattr(self.client.km.provisioner, "pgid", None)
         self.client.start_new_kernel_client()
 

@@ -29,6 +29,25 @@ def test_ci_runs_it_after_setup() -> None:
     assert "make setup" in lines
 
 
+def test_ci_requires_the_browser_tests_to_run() -> None:
+    """In CI a missing Chromium fails the browser tests instead of skipping them."""
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert lines.index("export GRADLAB_REQUIRE_BROWSER=1") < lines.index(COMMAND)
+
+
+def test_required_browser_turns_a_skip_into_a_failure(monkeypatch) -> None:
+    from tests.browser import conftest
+    from tests.browser.conftest import skip_loudly
+
+    monkeypatch.setattr(conftest, "_skipped_reasons", [])  # no false banner in this run's summary
+    monkeypatch.setenv("GRADLAB_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="BROWSER TESTS NOT RUN: no chromium"):
+        skip_loudly("no chromium")
+    monkeypatch.delenv("GRADLAB_REQUIRE_BROWSER")
+    with pytest.raises(pytest.skip.Exception), pytest.warns(UserWarning):
+        skip_loudly("no chromium (test)")
+
+
 def test_portability_matrix_runs_the_suite_under_every_setting() -> None:
     """make test-portability: the README's command without browser tests, once per numerics setting."""
     makefile = (ROOT / "Makefile").read_text()

@@ -22,14 +22,16 @@
 # it. Run the check cell: it says PASS or FAIL, what it expected and what it received, and gives a
 # hint. It never prints the answer.
 #
-# When you are done, grade the whole notebook from a terminal in the course folder:
+# When you are done, save (`Ctrl+S`) and run the **Grade this notebook** cell at the end. The
+# grader runs a copy of the saved file in a fresh Python (your file is never changed) and prints
+# one row per exercise with its points. The same grader runs from a terminal in the course
+# folder (*File → New → Terminal* in JupyterLab started with `make lab`):
 #
 # ```
 # python -m gradlab.grade exercises/07_monitoring_exercises.ipynb
 # ```
 #
-# The grader runs a copy of the notebook in a fresh kernel (your file is never changed) and prints
-# one row per exercise with its points. Run the cells in order: every part uses the batch and
+# Run the cells in order: every part uses the batch and
 # `build_mlp` from the first code cell, and Exercise 7.5 repairs the broken models of 7.4.
 #
 # The tools you practise are `gradlab.GradientMonitor` (records gradient flow during a normal
@@ -601,3 +603,16 @@ questions = [
 ]
 widgets.show(quiz.make_quiz(questions, title="Chapter 7 exercises: knowledge check"))
 print(f"{len(questions)} questions")
+
+# %% [markdown]
+# ## Grade this notebook
+#
+# Save first (`Ctrl+S`): the cell below grades the file **as saved**, not what is on screen. It runs
+# the grader with this notebook's own Python: a copy of the saved file runs from top to bottom in a
+# fresh Python (your file is never changed), and you get one row per exercise with its points and,
+# for a failed exercise, why. Grade as often as you like.
+
+# %% tags=["nbval-skip"]
+from gradlab.grade_saved import grade_saved_notebook
+
+grade_saved_notebook("07_monitoring_exercises.ipynb")

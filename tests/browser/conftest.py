@@ -56,6 +56,8 @@ LAB_SETTINGS = {
         "checkForUpdates": False,
     },
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    # Screen-reader mode mirrors a terminal's text into the page, where a test can read it.
+    "@jupyterlab/terminal-extension/plugin.jupyterlab-settings": {"screenReaderMode": True},
 }
 
 _skipped_reasons: list[str] = []
@@ -198,20 +200,22 @@ def _wait_until_ready(server: LabServer) -> None:
 
 
 def start_lab_server(root_dir: Path, home: Path, log_path: Path) -> LabServer:
-    """Start JupyterLab from this Python (sys.executable) and wait until its API answers."""
+    """Start JupyterLab exactly as `make lab` does (gradlab.lab), plus test-only options.
+
+    The course options (root folder, start page, terminals that run this Python) come from
+    gradlab.lab.lab_command and lab_environment, the code behind `make lab`; the test adds only a
+    private port and token, no browser window, and settings that keep a run quiet and the repo clean.
+    """
+    from gradlab.lab import lab_command, lab_environment
+
     port = _free_port()
     token = os.urandom(16).hex()
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
+    test_options = [
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root_dir}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         # window.jupyterapp lets a test ask Lab whether a notebook has loaded and its kernel is
         # idle; the DOM alone shows an empty placeholder notebook with an "idle" kernel first.
@@ -219,8 +223,7 @@ def start_lab_server(root_dir: Path, home: Path, log_path: Path) -> LabServer:
         # Lab saves a checkpoint of each notebook it opens; keep those out of the repository.
         f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",
     ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
+    command = lab_command(root_dir, test_options, rc_folder=home)
     _write_lab_settings(home / "lab" / "user-settings")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
@@ -229,7 +232,7 @@ def start_lab_server(root_dir: Path, home: Path, log_path: Path) -> LabServer:
         process = subprocess.Popen(
             command,
             cwd=root_dir,
-            env=_lab_environment(home),
+            env=lab_environment(_lab_environment(home)),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
