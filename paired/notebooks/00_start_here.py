@@ -123,26 +123,28 @@ make_widget_selftest()
 # %% [markdown]
 # ## Exercises and grading
 #
-# Each chapter has an exercise notebook in the `exercises/` folder, for example
-# `exercises/01_chain_rule_exercises.ipynb`.
+# Each chapter has an exercise notebook in the `exercises/` folder, named after its chapter:
+# `exercises/01_chain_rule_exercises.ipynb` goes with Chapter 1. The *Exercises* column of the table
+# above links each one; it opens in a tab of its own.
 #
 # 1. Open it and work from the top. Each exercise has a cell for your answer, which raises
 #    `NotImplementedError` until you replace that line with your code.
 # 2. Run the **check cell** right after it. It says PASS or FAIL, what it expected and what it got,
 #    and gives a hint, without giving the answer away.
-# 3. When you are done, save (`Ctrl+S`) and grade the whole notebook from a terminal in the
-#    project folder (*File → New → Terminal* opens one inside JupyterLab):
+# 3. When you are done, save (`Ctrl+S`) and run the notebook's last cell, **Grade this notebook**.
+#    It grades the file as saved: a copy runs from top to bottom in a fresh Python (your file is
+#    never changed), and you get one row per exercise with its points and, for a failed one, why.
+#    Grade as often as you like.
+#
+#    The same grader runs in a terminal (*File → New → Terminal*; it opens in the course folder,
+#    with the course's Python first when JupyterLab was started with `make lab`):
 #
 #    ```
 #    python -m gradlab.grade exercises/01_chain_rule_exercises.ipynb
 #    ```
 #
-#    Use `.venv/bin/python` instead of `python` if the course's environment is not activated. The
-#    grader runs a copy of your notebook from top to bottom in a fresh Python (your file is never
-#    changed) and prints one row per exercise with its points. Grade as often as you like.
-#
-# Stuck? Worked solutions live in `solutions/`. Try the exercise first: the struggle is where the
-# learning happens.
+# Stuck? Worked solutions live in `solutions/` (`01_chain_rule_solutions.ipynb`, …). Try the
+# exercise first: the struggle is where the learning happens.
 
 # %% [markdown]
 # ---
