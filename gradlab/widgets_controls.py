@@ -4,8 +4,9 @@ Used by every demo wired with gradlab.widgets._wire (Chapters 1, 2, 3 and 7) and
 self-test (gradlab.selftest). Why: in JupyterLab at 1280×900 with the file browser open, four
 controls side by side in one row left Chapter 1's weight-scale track 31 px for 0.1–3.0 (about one
 pixel per step). Here each slider gets a row of its own, up to SLIDER_WIDTH wide (less in a narrow
-cell), and every label the same DESCRIPTION_WIDTH, so the track keeps the rest of the row; the
-other controls (dropdowns, checkboxes) share one row beneath. Torch-free, so the self-test stays light.
+cell), and every label the same DESCRIPTION_WIDTH, so the track keeps the rest of the row (354 px
+there); the other controls (dropdowns, as wide as their longest option, and checkboxes) share one
+row beneath. Torch-free, so the self-test stays light.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def style_control(control: widgets.Widget) -> widgets.Widget:
     if isinstance(control, SLIDERS):
         control.layout.width = "100%"
         control.layout.max_width = SLIDER_WIDTH
+    if isinstance(control, widgets.Dropdown):
+        # as wide as its longest option (ipywidgets' fixed 300 px would cut the longer ones)
+        control.layout.width = "max-content"
     if isinstance(control, (*SLIDERS, widgets.Dropdown)):
         control.style.description_width = DESCRIPTION_WIDTH
     return control

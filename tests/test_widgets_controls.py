@@ -78,6 +78,7 @@ def test_every_slider_has_its_own_wide_row_and_a_fixed_label(demo):
         assert slider.style.description_width == DESCRIPTION_WIDTH
     for menu in (w for w in walk(box) if isinstance(w, widgets.Dropdown)):
         assert menu.style.description_width == DESCRIPTION_WIDTH
+        assert menu.layout.width == "max-content"  # never cuts its longest option
         assert menu not in controls.children  # the choices share one row beneath the sliders
 
 

@@ -66,8 +66,10 @@ def open_file_browser(lab):
     from playwright.sync_api import expect
 
     panel = lab.page.locator("#filebrowser")
+    tab = lab.page.locator(FILE_BROWSER_TAB)
+    expect(tab).to_have_count(1)  # the tab a learner clicks; checked even when already open
     if not panel.is_visible():
-        lab.page.locator(FILE_BROWSER_TAB).click()
+        tab.click()
     expect(panel).to_be_visible()
     return panel
 
