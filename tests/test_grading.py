@@ -1,10 +1,13 @@
 """gradlab.grading's checks and gradlab._declarations' static scan, without a kernel."""
 
+from pathlib import Path
+
 import nbformat
 import numpy as np
 import pytest
 import torch
 
+from gradlab import theory
 from gradlab._declarations import (
     CheckDeclaration,
     exercise_points,
@@ -294,3 +297,42 @@ def test_a_check_call_with_mistakes_is_declared_in_every_parse_path():
         CheckDeclaration(2, "1.1", 2),
         CheckDeclaration(3, "1.2", 4),
     ]
+
+
+CHAPTER_1_EXERCISES = (
+    Path(__file__).resolve().parents[1] / "exercises" / "01_chain_rule_exercises.ipynb"
+)
+
+
+def _run_check_cell(capsys, exercise: str, answers: dict) -> str:
+    """Run the learner's check cell of ``exercise`` (as shipped in exercises/) on ``answers``."""
+    notebook = nbformat.read(CHAPTER_1_EXERCISES, as_version=4)
+    (source,) = [
+        cell.source
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        and cell.source.startswith("check_")
+        and f'exercise="{exercise}"' in cell.source
+    ]
+    exec(source, {"check_close": check_close, "theory": theory, **answers})
+    return " ".join(capsys.readouterr().out.split())  # the words, whatever the wrapping
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answers", "words"),
+    [
+        ("1.1", {"first_layer_gradient": 0.4**19}, "Hint: That is 19 factors of 0.4, one too few"),
+        ("1.1", {"first_layer_gradient": 0.4**21}, "Hint: That is 21 factors of 0.4, one too many"),
+        ("1.1", {"first_layer_gradient": 0.4 * 20}, "they do not add up"),
+        ("1.1", {"first_layer_gradient": 1e-3}, "Hint: On its way from the loss"),
+        ("1.2", {"quick_check_gradient": 0.3**14}, "Hint: That is 14 factors of 0.3, one too few"),
+        ("1.2", {"quick_check_gradient": 0.3 * 15}, "they do not add up"),
+    ],
+    ids=["0.4**19", "0.4**21", "0.4*20", "other-wrong", "0.3**14", "0.3*15"],
+)
+def test_chapter_1_checks_name_the_common_wrong_answers(capsys, exercise, answers, words):
+    printed = _run_check_cell(capsys, exercise, answers)
+    assert printed.startswith(f"[FAIL] Exercise {exercise}") and words in printed
+    assert "it does not add them" not in printed  # the old hint, wrong for an off-by-one
+    for answer in (0.4**20, 0.3**15):
+        assert f"{answer:.4g}" not in printed and f"{answer:.2e}" not in printed

@@ -64,7 +64,28 @@ check_close(
     exercise="1.1",
     points=2,
     rtol=0.05,
-    hint="Backpropagation multiplies one factor per layer; it does not add them.",
+    hint="On its way from the loss to the first layer, the gradient is multiplied by 0.4 in "
+    "every layer it passes through: one factor of 0.4 per layer.",
+    mistakes=[
+        (
+            theory.gradient_after_layers(0.4, 19),
+            "That is 19 factors of 0.4, one too few. As in the chapter's quick check, every one of "
+            "the 20 layers multiplies in, the first layer included.",
+        ),
+        (
+            theory.gradient_after_layers(0.4, 21),
+            "That is 21 factors of 0.4, one too many: there are 20 layers, one factor each.",
+        ),
+        (
+            0.4 * 20,
+            "That is 0.4 * 20, more than the whole gradient: the layers' factors multiply one "
+            "another (0.4 * 0.4 * ...), they do not add up.",
+        ),
+        (
+            20**0.4,
+            "That is 20 ** 0.4: base and exponent are swapped. The per-layer factor is the base.",
+        ),
+    ],
 )
 
 # %% [markdown]
@@ -83,6 +104,19 @@ check_close(
     points=1,
     rtol=0.05,
     hint="Raise the per-layer factor to the number of layers.",
+    mistakes=[
+        (
+            theory.gradient_after_layers(0.3, 14),
+            "That is 14 factors of 0.3, one too few: every one of the 15 layers multiplies in, "
+            "the first layer included.",
+        ),
+        (
+            theory.gradient_after_layers(0.3, 16),
+            "That is 16 factors of 0.3, one too many: there are 15 layers, one factor each.",
+        ),
+        (0.3 * 15, "That is 0.3 * 15: the factors multiply one another, they do not add up."),
+        (15**0.3, "That is 15 ** 0.3: base and exponent are swapped."),
+    ],
 )
 
 # %% [markdown]
@@ -104,6 +138,15 @@ check_close(
     points=2,
     rtol=0.05,
     hint="sigma(0) = 0.5, so the largest slope is 0.5 * (1 - 0.5); one such factor per layer.",
+    mistakes=[
+        (
+            theory.gradient_after_layers(0.5, 10),
+            "That uses 0.5, the sigmoid's value sigma(0), as the factor. The factor is its slope: "
+            "sigma'(0) = sigma(0) * (1 - sigma(0)).",
+        ),
+        (theory.sigmoid_bound(9), "That is one factor too few: 10 layers, one factor each."),
+        (theory.sigmoid_bound(11), "That is one factor too many: 10 layers, one factor each."),
+    ],
 )
 
 # %% [markdown]
@@ -147,6 +190,18 @@ check_close(
     rtol=1e-4,
     reveal=True,
     hint="Use F.cross_entropy(model(x), y) and the output of each block, not of its linear part.",
+    mistakes=[
+        (
+            reference.activation_grad_norms[::-1],
+            "Your norms are in reverse order (the order of the backward pass): put the first "
+            "block of model.layers first.",
+        ),
+        (
+            reference.activation_grad_norms * len(y),
+            "Your norms are 64 times too large: that is the gradient of the loss summed over the "
+            "batch. Use F.cross_entropy's default, the mean.",
+        ),
+    ],
 )
 
 # %% [markdown]
@@ -207,6 +262,14 @@ check_close(
     points=3,
     rtol=1e-3,
     hint="Take the gradient of each block's .linear.weight after one backward pass (zero old grads).",
+    mistakes=[
+        (
+            2 * reference_rms,
+            "Your gradients are twice too large: two backward passes added up in .grad (the cell "
+            "ran twice?). Call model.zero_grad() before backward().",
+        ),
+        (reference_rms[::-1], "Your layers are in reverse order: layer 1 goes first."),
+    ],
 )
 check_close(
     centers[np.argmax(counts, axis=1)],
@@ -216,6 +279,7 @@ check_close(
     rtol=0,
     atol=1.0,
     hint="Histogram the base-10 logarithm of the absolute gradients, layer 1 in row 0.",
+    mistakes=[(np.log10(reference_rms)[::-1], "Your rows are in reverse order: layer 1 in row 0.")],
 )
 
 # %% [markdown]

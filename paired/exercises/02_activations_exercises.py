@@ -72,6 +72,16 @@ check_close(
     points=2,
     rtol=1e-3,
     hint="s(1 - s) = 0.05 gives s = (1 + sqrt(1 - 0.2)) / 2; then x = log(s / (1 - s)).",
+    mistakes=[
+        (
+            -saturation_zone("sigmoid", 0.05).intervals[-1][0],
+            "That is the negative edge: for the positive input take the root s > 1/2.",
+        ),
+        (
+            1 / (1 + math.exp(-saturation_zone("sigmoid", 0.05).intervals[-1][0])),
+            "That is s = sigma(x), not x: invert the sigmoid, x = log(s / (1 - s)).",
+        ),
+    ],
 )
 
 # %% [markdown]
@@ -91,6 +101,21 @@ check_close(
     points=2,
     rtol=1e-3,
     hint="1 - t**2 = 0.1 gives t = sqrt(0.9); x = atanh(t).",
+    mistakes=[
+        (
+            math.atanh(0.9),
+            "That solves tanh(x) = 0.9. The equation is tanh(x)**2 = 0.9: take the square root "
+            "first.",
+        ),
+        (
+            math.tanh(saturation_zone("tanh", 0.1).intervals[-1][0]),
+            "That is t = tanh(x), not x: invert it with atanh.",
+        ),
+        (
+            -saturation_zone("tanh", 0.1).intervals[-1][0],
+            "That is the negative edge: the question asks for the positive input.",
+        ),
+    ],
 )
 
 # %% [markdown]
@@ -159,6 +184,13 @@ check_equal(
     exercise="2.4",
     points=2,
     hint="Loop depth = 1, 2, 3, ... and stop at the first one whose remaining fraction is < 1e-6.",
+    mistakes=[
+        (
+            reference_depth - 1,
+            "That is the last depth that still keeps at least a millionth, one too few: the "
+            "question asks for the first depth that keeps less.",
+        )
+    ],
 )
 
 # %% [markdown]

@@ -221,6 +221,13 @@ check_close(
     reveal=True,
     hint="Clone the weight before optimizer.step(); divide the norm of the difference by the "
     "norm of the weight before the step.",
+    mistakes=[
+        (
+            0.0,
+            "0 means your copy changed with the step: .detach() alone shares the weight's memory; "
+            "use .detach().clone().",
+        )
+    ],
 )
 
 # %% [markdown]
@@ -261,6 +268,13 @@ check_close(
     points=2,
     rtol=1e-3,
     hint="The ratio is proportional to lr: scale lr by 1e-3 / ratio.",
+    mistakes=[
+        (
+            LR * expected_ratio / 1e-3,
+            "That scales lr by ratio / 1e-3, the wrong way round: the ratio grows with lr, so a "
+            "ratio above 1e-3 needs a smaller lr and one below it a larger lr.",
+        )
+    ],
 )
 check_close(
     monitor_update_ratio(build_mlp(nn.ReLU), "2", x, y, lr_for_1e3),

@@ -88,6 +88,13 @@ check_close(
     points=2,
     rtol=1e-4,
     hint="A scaled orthogonal matrix stretches every direction by the same amount.",
+    mistakes=[
+        (
+            reference.largest_singular_values * math.sqrt(WIDTH),
+            "That is the Frobenius norm, matrix_norm's default: ask for ord=2, the largest "
+            "singular value.",
+        )
+    ],
 )
 check_close(
     predicted_growth,
@@ -96,6 +103,22 @@ check_close(
     points=2,
     rtol=1e-3,
     hint="Multiply the per-layer factors; they do not add.",
+    mistakes=[
+        (
+            np.sum(reference.largest_singular_values),
+            "That is the sum of the 25 factors: growth multiplies them.",
+        ),
+        (
+            np.prod(reference.largest_singular_values[1:]),
+            "That is the product of 24 factors, one too few: every one of the 25 matrices "
+            "stretches the gradient.",
+        ),
+        (
+            np.prod(reference.largest_singular_values * math.sqrt(WIDTH)),
+            "That is the product of the Frobenius norms (matrix_norm's default): use ord=2, the "
+            "largest singular value.",
+        ),
+    ],
 )
 
 # %% [markdown]
@@ -130,6 +153,13 @@ check_close(
     rtol=1e-4,
     reveal=True,
     hint="Start from a copy of x that requires grad; the loss is (h * upstream).sum().",
+    mistakes=[
+        (
+            1.0,
+            "1 is the norm of the gradient at the output (upstream has norm 1): ask for the "
+            "gradient with respect to the input x.",
+        )
+    ],
 )
 ### BEGIN HIDDEN TESTS
 tanh_generator = torch.Generator().manual_seed(4)
@@ -195,6 +225,13 @@ check_close(
     points=2,
     rtol=1e-3,
     hint="ord=2 gives the largest singular value; multiply over the 25 layers.",
+    mistakes=[
+        (
+            gaussian_reference.typical_growth * math.sqrt(WIDTH) ** DEPTH,
+            "That is the product of the Frobenius norms (matrix_norm's default): use ord=2, the "
+            "largest singular value.",
+        )
+    ],
 )
 check_close(
     gaussian_typical,
@@ -203,6 +240,18 @@ check_close(
     points=2,
     rtol=1e-3,
     hint="The Frobenius norm divided by sqrt(32) is the rms singular value.",
+    mistakes=[
+        (
+            gaussian_reference.typical_growth * math.sqrt(WIDTH) ** DEPTH,
+            "That is the product of the Frobenius norms: divide each one by sqrt(32) to get the "
+            "layer's rms singular value.",
+        ),
+        (
+            gaussian_reference.typical_growth * math.sqrt(WIDTH) ** (DEPTH - 1),
+            "That divides the product by sqrt(32) once: divide each of the 25 Frobenius norms by "
+            "sqrt(32), one per layer.",
+        ),
+    ],
 )
 check_close(
     gaussian_measured,
@@ -211,6 +260,13 @@ check_close(
     points=2,
     rtol=1e-4,
     hint="Call input_gradient_norm from 3.2 on gaussian_weights, gaussian_x, gaussian_upstream.",
+    mistakes=[
+        (
+            reference.measured_growth,
+            "That is the growth of the orthogonal chain from 3.2: pass gaussian_weights, "
+            "gaussian_x and gaussian_upstream.",
+        )
+    ],
 )
 
 # %% [markdown]
@@ -255,6 +311,12 @@ check_equal(
     exercise="3.4",
     points=3,
     hint="Combine the loss test and the per-step 'any gradient is not finite' test with |.",
+    mistakes=[
+        (
+            run.first_nonfinite_step + 1,
+            "One too many: steps are counted from 0, as positions in losses.",
+        )
+    ],
 )
 ### BEGIN HIDDEN TESTS
 check_equal(first_nonfinite_step([2.0, 1.0], np.ones((2, 3))), None, exercise="3.4", points=3)
