@@ -34,7 +34,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from gradlab._declarations import read_check_result
 from gradlab.grade_saved import GRADING_ENV
-from gradlab.grading import RESULT_MIME, CheckResult
+from gradlab.grading import RESULT_MIME, CheckResult, shorten
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,9 @@ _QUIET_LOG.addHandler(logging.NullHandler())
 _QUIET_LOG.propagate = False
 
 
-def _truncate(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _truncate(text: str, limit: int = 1000) -> str:
+    """An error detail short enough for the table, marked when shortened (never cut silently)."""
+    return shorten(text, limit)
 
 
 def kill_process_group(process_group: int | None) -> None:

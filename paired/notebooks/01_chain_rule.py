@@ -287,13 +287,13 @@ for depth in (6, 7, 49, 50):
 # %% [markdown]
 # ## 4. Quick check
 #
-# In a 15-layer network where every layer multiplies the gradient by 0.3, roughly what reaches
-# the first layer (as a fraction of what left the loss)?
+# In a 15-layer network where every layer multiplies the gradient by 0.3, roughly what is left of
+# it once it has passed back through all 15 layers (as a fraction of what left the loss)?
 
 # %%
 answer = theory.gradient_after_layers(0.3, 15)
 quick_check = quiz.Question(
-    prompt="15 layers, each multiplying the gradient by 0.3: what reaches the first layer?",
+    prompt="15 layers, each multiplying the gradient by 0.3: what is left after all 15?",
     choices=[
         f"about {0.3 * 15:.1f} — the factors add up",
         f"about {answer:.1e}",

@@ -50,8 +50,8 @@ from gradlab.models import make_mlp
 # Use Python as a calculator here, not `gradlab.theory`: the point is to see the product.
 #
 # **Exercise 1.1 (2 points).** A 20-layer network multiplies the gradient by 0.4 at every layer.
-# What fraction of the gradient that leaves the loss reaches the first layer? Store it as a float
-# in `first_layer_gradient`.
+# What fraction of the gradient that leaves the loss is left once it has passed back through all 20
+# layers, down to the first layer's input? Store it as a float in `first_layer_gradient`.
 
 # %%
 ### BEGIN SOLUTION
@@ -93,7 +93,7 @@ check_close(
 
 # %% [markdown]
 # **Exercise 1.2 (1 point) — the chapter's quick check.** Now 15 layers, each multiplying the
-# gradient by 0.3. Store what reaches the first layer in `quick_check_gradient`.
+# gradient by 0.3. Store what is left after all 15 layers in `quick_check_gradient`.
 
 # %%
 ### BEGIN SOLUTION
