@@ -19,8 +19,9 @@
 #
 # These exercises go with `notebooks/01_chain_rule.ipynb`. Each one has a cell for your answer
 # (it raises `NotImplementedError` until you replace that line) and a **check cell** right after
-# it. Run the check cell: it says PASS or FAIL, what it expected and what it received, and gives a
-# hint. It never prints the answer.
+# it. Run the check cell: it says PASS or FAIL and, on a FAIL, what was wrong with the value it
+# received and a hint. It never prints the answer to a question (only where your code must
+# reproduce a measurement does it show the measured values it expected).
 #
 # When you are done, save (`Ctrl+S`) and run the **Grade this notebook** cell at the end. The
 # grader runs a copy of the saved file in a fresh Python (your file is never changed) and prints
@@ -31,8 +32,8 @@
 # python -m gradlab.grade exercises/01_chain_rule_exercises.ipynb
 # ```
 #
-# Run the cells in order: later exercises reuse the network
-# built in Exercise 1.4.
+# Run the cells in order: Exercises 1.4 and 1.5 both use the network, batch and reference
+# measurement set up at the start of Part B.
 
 # %%
 import matplotlib.pyplot as plt
@@ -137,7 +138,8 @@ check_close(
     exercise="1.3",
     points=2,
     rtol=0.05,
-    hint="sigma(0) = 0.5, so the largest slope is 0.5 * (1 - 0.5); one such factor per layer.",
+    hint="First find the sigmoid's largest slope, sigma'(0) = sigma(0) * (1 - sigma(0)); each "
+    "layer contributes one such factor.",
     mistakes=[
         (
             theory.gradient_after_layers(0.5, 10),
@@ -166,8 +168,9 @@ print(model.layers[0])
 # %% [markdown]
 # **Exercise 1.4 (3 points) — per-layer gradient norms with your own hooks.** Write
 # `layer_gradient_norms(model, x, y)`. It returns a numpy array with one number per layer: the
-# norm $\lVert \partial \mathcal{L} / \partial h_l \rVert$ of the gradient of the cross-entropy
-# loss with respect to that layer's output $h_l$ (over the whole batch), first layer first.
+# norm $\lVert \partial \mathcal{L} / \partial h_l \rVert$ of the gradient of the loss
+# $\mathcal{L}$ = `F.cross_entropy(model(x), y)` (the mean over the batch, its default) with respect
+# to that layer's output $h_l$: one norm of the whole batch-by-units gradient, first layer first.
 #
 # One way: register a forward hook on every block in `model.layers` that keeps its output, run the
 # forward pass and the loss, remove the hooks (also if something fails: `try`/`finally`), then ask
@@ -265,8 +268,9 @@ check_close(
     mistakes=[
         (
             2 * reference_rms,
-            "Your gradients are twice too large: two backward passes added up in .grad (the cell "
-            "ran twice?). Call model.zero_grad() before backward().",
+            "Your gradients are twice too large: two backward passes added up in .grad (this "
+            "cell run twice, or a backward() of your own in 1.4). Call model.zero_grad() before "
+            "backward().",
         ),
         (reference_rms[::-1], "Your layers are in reverse order: layer 1 goes first."),
     ],

@@ -19,8 +19,9 @@
 #
 # These exercises go with `notebooks/07_monitoring.ipynb`. Each one has a cell for your answer
 # (it raises `NotImplementedError` until you replace that line) and a **check cell** right after
-# it. Run the check cell: it says PASS or FAIL, what it expected and what it received, and gives a
-# hint. It never prints the answer.
+# it. Run the check cell: it says PASS or FAIL and, on a FAIL, what was wrong with the value it
+# received and a hint. It never prints the answer to a question (only where your code must
+# reproduce a measurement does it show the measured values it expected).
 #
 # When you are done, save (`Ctrl+S`) and run the **Grade this notebook** cell at the end. The
 # grader runs a copy of the saved file in a fresh Python (your file is never changed) and prints
@@ -224,8 +225,9 @@ check_close(
     mistakes=[
         (
             0.0,
-            "0 means your copy changed with the step: .detach() alone shares the weight's memory; "
-            "use .detach().clone().",
+            "0 means the weight and your copy are equal after the step: either your copy changed "
+            "with it (.detach() alone shares the weight's memory; use .detach().clone()) or the "
+            "step did not move the weight (backward() must run before optimizer.step()).",
         )
     ],
 )

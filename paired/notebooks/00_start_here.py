@@ -129,8 +129,8 @@ make_widget_selftest()
 #
 # 1. Open it and work from the top. Each exercise has a cell for your answer, which raises
 #    `NotImplementedError` until you replace that line with your code.
-# 2. Run the **check cell** right after it. It says PASS or FAIL, what it expected and what it got,
-#    and gives a hint, without giving the answer away.
+# 2. Run the **check cell** right after it. It says PASS or FAIL and, on a FAIL, what was wrong
+#    with your value and a hint, without giving the answer away.
 # 3. When you are done, save (`Ctrl+S`) and run the notebook's last cell, **Grade this notebook**.
 #    It grades the file as saved: a copy runs from top to bottom in a fresh Python (your file is
 #    never changed), and you get one row per exercise with its points and, for a failed one, why.

@@ -19,8 +19,9 @@
 #
 # These exercises go with `notebooks/02_activations.ipynb`. Each one has a cell for your answer
 # (it raises `NotImplementedError` until you replace that line) and a **check cell** right after
-# it. Run the check cell: it says PASS or FAIL, what it expected and what it received, and gives a
-# hint. It never prints the answer.
+# it. Run the check cell: it says PASS or FAIL and, on a FAIL, what was wrong with the value it
+# received and a hint. It never prints the answer to a question (only where your code must
+# reproduce a measurement does it show the measured values it expected).
 #
 # When you are done, save (`Ctrl+S`) and run the **Grade this notebook** cell at the end. The
 # grader runs a copy of the saved file in a fresh Python (your file is never changed) and prints
@@ -75,7 +76,8 @@ check_close(
     exercise="2.1",
     points=2,
     rtol=1e-3,
-    hint="s(1 - s) = 0.05 gives s = (1 + sqrt(1 - 0.2)) / 2; then x = log(s / (1 - s)).",
+    hint="s(1 - s) = 0.05 is a quadratic in s: of its two roots take the one above 1/2, then "
+    "invert the sigmoid, x = log(s / (1 - s)).",
     mistakes=[
         (
             -saturation_zone("sigmoid", 0.05).intervals[-1][0],
@@ -107,7 +109,7 @@ check_close(
     exercise="2.2",
     points=2,
     rtol=1e-3,
-    hint="1 - t**2 = 0.1 gives t = sqrt(0.9); x = atanh(t).",
+    hint="Solve 1 - t**2 = 0.1 for t = tanh(x) > 0, then invert tanh (math.atanh).",
     mistakes=[
         (
             math.atanh(0.9),

@@ -19,8 +19,9 @@
 #
 # These exercises go with `notebooks/03_exploding.ipynb`. Each one has a cell for your answer
 # (it raises `NotImplementedError` until you replace that line) and a **check cell** right after
-# it. Run the check cell: it says PASS or FAIL, what it expected and what it received, and gives a
-# hint. It never prints the answer.
+# it. Run the check cell: it says PASS or FAIL and, on a FAIL, what was wrong with the value it
+# received and a hint. It never prints the answer to a question (only where your code must
+# reproduce a measurement does it show the measured values it expected).
 #
 # When you are done, save (`Ctrl+S`) and run the **Grade this notebook** cell at the end. The
 # grader runs a copy of the saved file in a fresh Python (your file is never changed) and prints
@@ -314,7 +315,9 @@ check_equal(
     mistakes=[
         (
             run.first_nonfinite_step + 1,
-            "One too many: steps are counted from 0, as positions in losses.",
+            "One step too late. If you tested only the loss: a gradient can overflow one step "
+            "before the loss does (that step's update is what breaks the loss), so test every "
+            "gradient norm too. Steps are counted from 0, as positions in losses.",
         )
     ],
 )
