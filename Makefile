@@ -16,7 +16,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 # JupyterLab on the course folder, opening the start page; its terminals run this .venv's python.
 lab: setup
-	$(PY) -m gradlab.lab
+	$(PY) -m gradlab.ui.lab
 
 # The whole suite: unit tests, notebook/.py pair checks, nbval over every notebook, browser tests.
 test: setup

@@ -14,12 +14,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "GradientMonitor": "gradlab.monitor",
-    "diagnose": "gradlab.diagnosis",
-    "Report": "gradlab.report",
-    "Finding": "gradlab.report",
-    "Thresholds": "gradlab.report",
-    "probe_gradients": "gradlab.probe",
+    "GradientMonitor": "gradlab.monitor.gradient_monitor",
+    "diagnose": "gradlab.diagnosis.diagnose",
+    "Report": "gradlab.diagnosis.report",
+    "Finding": "gradlab.diagnosis.report",
+    "Thresholds": "gradlab.diagnosis.report",
+    "probe_gradients": "gradlab.measure.probe",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from gradlab.activations import max_derivative
 from gradlab.formatting import format_magnitude
+from gradlab.models.activations import max_derivative
 
 TABLE_FACTORS: tuple[float, ...] = (0.9, 0.5, 1.0, 1.1, 1.5)
 TABLE_DEPTHS: tuple[int, ...] = (10, 50)
@@ -104,7 +104,7 @@ def sigmoid_bound(depth: int, largest_stretch: float = 1.0) -> float:
     """(0.25 × largest_stretch)^depth: the most a gradient keeps through `depth` sigmoid layers.
 
     One backward step is Wᵀ(σ'(z) ⊙ g), so ‖step‖ ≤ σ_max(W) · max σ' · ‖g‖ with max σ' = σ'(0) =
-    0.25 (found by gradlab.activations, not typed in). A strict bound when every layer's largest
+    0.25 (found by gradlab.models.activations, not typed in). A strict bound when every layer's largest
     stretch σ_max(W) = ‖W‖₂ is at most `largest_stretch`. With the default 1 it is 0.25^depth: strict
     for weights with ‖W‖₂ ≤ 1, but for random "unit-gain" weights (typical stretch 1, σ_max ≈ 2) only
     the ceiling of the *typical* case, rms σ' × gain ≤ 0.25 per layer.

@@ -1,13 +1,13 @@
-"""gradlab.activation_depth against gradlab.probe and plain autograd."""
+"""gradlab.chapters.ch02_activations.depth against gradlab.measure.probe and plain autograd."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from gradlab.activation_depth import compute_gradient_after_depth
-from gradlab.models import make_mlp
-from gradlab.probe import make_batch
+from gradlab.chapters.ch02_activations.depth import compute_gradient_after_depth
+from gradlab.measure.probe import make_batch
+from gradlab.models.mlp import make_mlp
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 

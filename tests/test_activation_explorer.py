@@ -1,11 +1,11 @@
-"""gradlab.activation_explorer against closed forms and torch's own functions."""
+"""gradlab.chapters.ch02_activations.explorer against closed forms and torch's own functions."""
 
 import math
 
 import pytest
 import torch
 
-from gradlab.activation_explorer import (
+from gradlab.chapters.ch02_activations.explorer import (
     GRADIENT_NOTES,
     THRESHOLDS,
     activation_table,
@@ -13,7 +13,7 @@ from gradlab.activation_explorer import (
     flat_zone,
     gradient_note,
 )
-from gradlab.activations import ACTIVATIONS, activation_derivative, negative_slope
+from gradlab.models.activations import ACTIVATIONS, activation_derivative, negative_slope
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)

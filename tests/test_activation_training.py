@@ -1,12 +1,15 @@
-"""gradlab.activation_training: every activation gets identical settings and a full record."""
+"""gradlab.chapters.ch02_activations.training_comparison: every activation gets identical settings and a full record."""
 
 import numpy as np
 import pytest
 
-from gradlab.activation_training import compare_activation_training, study_activation_training
-from gradlab.data import load_digits_split
-from gradlab.models import make_mlp
-from gradlab.training import train_classifier
+from gradlab.chapters.ch02_activations.training_comparison import (
+    compare_activation_training,
+    study_activation_training,
+)
+from gradlab.models.mlp import make_mlp
+from gradlab.training.data import load_digits_split
+from gradlab.training.loop import train_classifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 

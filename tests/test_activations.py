@@ -1,11 +1,11 @@
-"""gradlab.activations against torch.autograd and against the numbers Chapters 1–2 quote."""
+"""gradlab.models.activations against torch.autograd and against the numbers Chapters 1–2 quote."""
 
 import math
 
 import pytest
 import torch
 
-from gradlab.activations import (
+from gradlab.models.activations import (
     ACTIVATIONS,
     activation_derivative,
     activation_function,

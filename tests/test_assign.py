@@ -1,4 +1,4 @@
-"""gradlab.assign: solutions/ → exercises/, and exercises/ is never out of date."""
+"""gradlab.grading.assign: solutions/ → exercises/, and exercises/ is never out of date."""
 
 import os
 from pathlib import Path
@@ -7,7 +7,7 @@ import jupytext
 import nbformat
 import pytest
 
-from gradlab.assign import (
+from gradlab.grading.assign import (
     AssignError,
     exercise_name,
     expected_exercise_files,
@@ -18,7 +18,7 @@ from gradlab.assign import (
     stale_files,
     strip_source,
 )
-from gradlab.grading import RESULT_MIME
+from gradlab.grading.checks import RESULT_MIME
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "fixtures" / "assign" / "solutions"

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from gradlab import spectral, theory
-from gradlab.factor_measurement import measure_factor_table
-from gradlab.models import make_mlp
-from gradlab.probe import STATUS_BOUNDS, make_batch, measure_gradient_flow, probe_gradients
-from gradlab.widgets import compute_gradient_flow
+from gradlab import theory
+from gradlab.chapters.ch01_chain_rule.factor_measurement import measure_factor_table
+from gradlab.chapters.ch01_chain_rule.widgets import compute_gradient_flow
+from gradlab.measure import spectral
+from gradlab.measure.probe import STATUS_BOUNDS, make_batch, measure_gradient_flow, probe_gradients
+from gradlab.models.mlp import make_mlp
 
 FLOAT32 = theory.float_limits(torch.float32)
 

@@ -9,20 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from gradlab.activation_depth import compute_gradient_after_depth
-from gradlab.activation_training import study_activation_training
-from gradlab.activations import activation_derivative, max_derivative, saturation_zone
-from gradlab.data import load_digits_split
-from gradlab.dead_units import (
+from gradlab.chapters.ch02_activations.dead_units import (
     RECOVERY_ACTIVATIONS,
     SEEDS,
     measure_dead_fraction_vs_bias,
     study_dead_unit_recovery,
 )
-from gradlab.models import make_mlp
-from gradlab.probe import make_batch
-from gradlab.spectral import largest_singular_value, rms_singular_value
+from gradlab.chapters.ch02_activations.depth import compute_gradient_after_depth
+from gradlab.chapters.ch02_activations.training_comparison import study_activation_training
+from gradlab.measure.probe import make_batch
+from gradlab.measure.spectral import largest_singular_value, rms_singular_value
+from gradlab.models.activations import activation_derivative, max_derivative, saturation_zone
+from gradlab.models.mlp import make_mlp
 from gradlab.theory import sigmoid_bound
+from gradlab.training.data import load_digits_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 

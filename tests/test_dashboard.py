@@ -1,4 +1,4 @@
-"""gradlab.dashboard: a monitored training run per scenario, and per-layer gradient histograms."""
+"""gradlab.chapters.ch07_monitoring.dashboard: a monitored training run per scenario, and per-layer gradient histograms."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from gradlab.dashboard import HISTOGRAM_EDGES, compute_dashboard, compute_gradient_histograms
+from gradlab.chapters.ch07_monitoring.dashboard import (
+    HISTOGRAM_EDGES,
+    compute_dashboard,
+    compute_gradient_histograms,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 

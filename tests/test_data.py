@@ -1,9 +1,9 @@
-"""gradlab.data: the digits split is complete, disjoint, reproducible and standardised."""
+"""gradlab.training.data: the digits split is complete, disjoint, reproducible and standardised."""
 
 import pytest
 import torch
 
-from gradlab.data import load_digits_split
+from gradlab.training.data import load_digits_split
 
 
 def test_split_sizes_and_normalisation():

@@ -1,4 +1,4 @@
-"""gradlab.dead_units against a direct count and against what gradient descent can do."""
+"""gradlab.chapters.ch02_activations.dead_units against a direct count and against what gradient descent can do."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gradlab.data import load_digits_split
-from gradlab.dead_units import (
+from gradlab.chapters.ch02_activations.dead_units import (
     DeadUnitExperiment,
     DeadUnitReport,
     RecoveryStudy,
@@ -17,7 +16,8 @@ from gradlab.dead_units import (
     shift_biases_,
     study_dead_unit_recovery,
 )
-from gradlab.models import make_mlp
+from gradlab.models.mlp import make_mlp
+from gradlab.training.data import load_digits_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 

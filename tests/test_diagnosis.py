@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from gradlab.diagnosis import Finding, Report, diagnose
-from gradlab.findings import _triage
-from gradlab.monitor import GradientMonitor
+from gradlab.diagnosis.diagnose import Finding, Report, diagnose
+from gradlab.diagnosis.rules import _triage
+from gradlab.monitor.gradient_monitor import GradientMonitor
 
 WIDTH = 32
 LOSS = nn.CrossEntropyLoss()
@@ -223,8 +223,8 @@ def test_bad_arguments_say_what_is_allowed() -> None:
 
 
 def test_dead_units_found_in_gradlabs_own_mlp() -> None:
-    """gradlab.models' MLPs use torch's activation classes, so the dead-unit rule sees them."""
-    from gradlab.models import make_mlp as make_gradlab_mlp
+    """gradlab.models.mlp' MLPs use torch's activation classes, so the dead-unit rule sees them."""
+    from gradlab.models.mlp import make_mlp as make_gradlab_mlp
 
     model = make_gradlab_mlp(4, WIDTH, "relu", "he", in_features=WIDTH, seed=0)
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""gradlab.divergence: symptoms read off records; training's optional weight-norm record."""
+"""gradlab.measure.divergence: symptoms read off records; training's optional weight-norm record."""
 
 import math
 
@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gradlab.data import load_digits_split
-from gradlab.divergence import (
+from gradlab.measure.divergence import (
     RunSymptoms,
     count_loss_jumps,
     diagnose_run,
@@ -22,8 +21,9 @@ from gradlab.divergence import (
     train_at_learning_rates,
     train_over_seeds,
 )
-from gradlab.models import make_mlp
-from gradlab.training import train_classifier
+from gradlab.models.mlp import make_mlp
+from gradlab.training.data import load_digits_split
+from gradlab.training.loop import train_classifier
 
 
 @pytest.fixture(scope="module")

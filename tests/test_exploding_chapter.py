@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from gradlab import divergence, matrix_stretch, rnn, spectral, theory
-from gradlab.data import load_digits_split
+from gradlab import theory
+from gradlab.chapters.ch03_exploding import matrix_stretch
+from gradlab.measure import divergence, rnn, spectral
+from gradlab.training.data import load_digits_split
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from gradlab.factor_measurement import measure_factor_table
+from gradlab.chapters.ch01_chain_rule.factor_measurement import measure_factor_table
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""gradlab.grade on pathological notebooks: graded cleanly, quickly, leaving nothing behind.
+"""gradlab.grading.grade on pathological notebooks: graded cleanly, quickly, leaving nothing behind.
 
 The notebooks are in tests/fixtures/grading (rebuilt by its build.py). Limits are short so the whole
 module runs in well under a minute on two cores.
@@ -17,10 +17,9 @@ import psutil
 import pytest
 from jupyter_core.paths import jupyter_runtime_dir
 
-import gradlab.grade
-from gradlab._kernel_runner import RunLimits, run_notebook
-from gradlab.assign import expected_exercise_files
-from gradlab.grade import (
+import gradlab.grading.grade
+from gradlab.grading.assign import expected_exercise_files
+from gradlab.grading.grade import (
     ExerciseGrade,
     NotebookGrade,
     format_table,
@@ -28,6 +27,7 @@ from gradlab.grade import (
     main,
     to_report,
 )
+from gradlab.grading.kernel_runner import RunLimits, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
@@ -80,7 +80,7 @@ def graded(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tempfile, "tempdir", str(temp))
         patch.setenv("TMPDIR", str(temp))
-        patch.setattr(gradlab.grade, "run_notebook", recording_run_notebook)
+        patch.setattr(gradlab.grading.grade, "run_notebook", recording_run_notebook)
         grades = {}
         for name in names:
             limits = PATIENT if name == "huge_output" else FAST
@@ -275,7 +275,7 @@ def test_command_line_refuses_to_write_the_report_over_a_notebook(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("gradlab") is None, reason="gradlab not installed")
 def test_python_dash_m_prints_the_table_and_exits_zero_on_a_pass():
     completed = subprocess.run(
-        [sys.executable, "-m", "gradlab.grade", str(FIXTURES / "passing.ipynb")],
+        [sys.executable, "-m", "gradlab.grading.grade", str(FIXTURES / "passing.ipynb")],
         capture_output=True,
         text=True,
         timeout=60,

@@ -6,12 +6,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gradlab.grade import grade_notebook
-from gradlab.grade_saved import GRADING_ENV, grade_saved_notebook
+from gradlab.grading.grade import grade_notebook
+from gradlab.grading.grade_saved import GRADING_ENV, grade_saved_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADE_CELL = (
-    'from gradlab.grade_saved import grade_saved_notebook\n\ngrade_saved_notebook("{name}")'
+    'from gradlab.grading.grade_saved import grade_saved_notebook\n\ngrade_saved_notebook("{name}")'
 )
 
 
@@ -20,7 +20,7 @@ def _notebook_with_grade_cell(folder: Path, name: str) -> Path:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     notebook.cells = [
         nbformat.v4.new_code_cell(
-            "from gradlab.grading import check_close\n"
+            "from gradlab.grading.checks import check_close\n"
             'check_close(0.4**20, 0.4**20, exercise="1", points=2)'
         ),
         nbformat.v4.new_code_cell(GRADE_CELL.format(name=name)),

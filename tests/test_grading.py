@@ -1,4 +1,4 @@
-"""gradlab.grading's checks and gradlab._declarations' static scan, without a kernel."""
+"""gradlab.grading.checks's checks and gradlab.grading.declarations' static scan, without a kernel."""
 
 from pathlib import Path
 
@@ -8,13 +8,7 @@ import pytest
 import torch
 
 from gradlab import theory
-from gradlab._declarations import (
-    CheckDeclaration,
-    exercise_points,
-    find_check_calls,
-    read_check_result,
-)
-from gradlab.grading import (
+from gradlab.grading.checks import (
     RESULT_MIME,
     CheckResult,
     check_close,
@@ -22,6 +16,12 @@ from gradlab.grading import (
     compare_equal,
     compare_shape,
     compare_type,
+)
+from gradlab.grading.declarations import (
+    CheckDeclaration,
+    exercise_points,
+    find_check_calls,
+    read_check_result,
 )
 
 REFERENCE = 0.4**20  # 1.0995e-08

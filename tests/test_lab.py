@@ -1,4 +1,4 @@
-"""`make lab` (gradlab.lab): Lab rooted at the course, opening the start page, terminals on our Python."""
+"""`make lab` (gradlab.ui.lab): Lab rooted at the course, opening the start page, terminals on our Python."""
 
 import os
 import shutil
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gradlab.lab import (
+from gradlab.ui.lab import (
     PYTHON_BIN_ENV,
     START_PAGE,
     course_root,
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_make_lab_runs_the_launcher() -> None:
-    assert "lab: setup\n\t$(PY) -m gradlab.lab\n" in (ROOT / "Makefile").read_text()
+    assert "lab: setup\n\t$(PY) -m gradlab.ui.lab\n" in (ROOT / "Makefile").read_text()
 
 
 def test_lab_is_rooted_at_the_course_and_opens_the_start_page(tmp_path) -> None:

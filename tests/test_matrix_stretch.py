@@ -1,10 +1,10 @@
-"""gradlab.matrix_stretch: the unit circle's image against torch's singular values and eigenvalues."""
+"""gradlab.chapters.ch03_exploding.matrix_stretch: the unit circle's image against torch's singular values and eigenvalues."""
 
 import numpy as np
 import pytest
 import torch
 
-from gradlab.matrix_stretch import map_unit_circle
+from gradlab.chapters.ch03_exploding.matrix_stretch import map_unit_circle
 
 
 @pytest.mark.parametrize(

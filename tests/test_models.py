@@ -1,13 +1,13 @@
-"""gradlab.models: shapes, names, init statistics and argument errors."""
+"""gradlab.models.mlp: shapes, names, init statistics and argument errors."""
 
 import math
 
 import pytest
 import torch
 
-from gradlab.activation_stats import classify_activation
-from gradlab.activations import ACTIVATIONS, activation_function
-from gradlab.models import INITS, activation_module, activation_name, init_std, make_mlp
+from gradlab.measure.activation_stats import classify_activation
+from gradlab.models.activations import ACTIVATIONS, activation_function
+from gradlab.models.mlp import INITS, activation_module, activation_name, init_std, make_mlp
 
 
 def test_shapes_and_names():

@@ -1,4 +1,4 @@
-"""Oracle tests for gradlab.monitor: every recorded quantity against plain autograd."""
+"""Oracle tests for gradlab.monitor.gradient_monitor: every recorded quantity against plain autograd."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 import torch.optim.optimizer as optim_hooks
 from torch import nn
 
-from gradlab.monitor import GradientMonitor
+from gradlab.monitor.gradient_monitor import GradientMonitor
 
 
 def make_mlp(
@@ -487,7 +487,7 @@ def test_rows_built_in_batches_match_rows_built_one_step_at_a_time(history_size:
 
 
 def test_history_extend_keeps_the_last_rows_that_fit() -> None:
-    from gradlab.history import History
+    from gradlab.monitor.history import History
 
     history = History({"a": ["x", "y"], "b": ["z"]}, capacity=3)
     history.append(0, {"a": np.array([0.0, 0.5])})

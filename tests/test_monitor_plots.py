@@ -1,4 +1,4 @@
-"""gradlab.monitor_plots draws stored numbers, including overflow, zeros and missing gradients."""
+"""gradlab.chapters.ch07_monitoring.plots draws stored numbers, including overflow, zeros and missing gradients."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from gradlab.dashboard import compute_dashboard
-from gradlab.monitor_plots import (
+from gradlab.chapters.ch07_monitoring.dashboard import compute_dashboard
+from gradlab.chapters.ch07_monitoring.plots import (
     UPDATE_RATIO_REFERENCE,
     plot_dashboard,
     plot_grad_norms,

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 import gradlab
-from gradlab import dashboard, scenarios, seed_monitor
-from gradlab.data import load_digits_split
+from gradlab.chapters.ch07_monitoring import dashboard, scenarios
+from gradlab.chapters.ch07_monitoring import tutorial_monitor as seed_monitor
+from gradlab.training.data import load_digits_split
 
 LOSS = nn.CrossEntropyLoss()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gradlab.assign import paired_formats, paired_script
+from gradlab.grading.assign import paired_formats, paired_script
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("notebooks", "exercises", "solutions")

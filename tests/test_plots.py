@@ -1,4 +1,4 @@
-"""gradlab.plots: the gradient-flow plot draws 0 as vanished, inf/nan as exploded, on a wide axis."""
+"""gradlab.plotting.gradient_flow: the gradient-flow plot draws 0 as vanished, inf/nan as exploded, on a wide axis."""
 
 import itertools
 import math
@@ -7,8 +7,9 @@ import matplotlib
 import numpy as np
 import pytest
 
+from gradlab.chapters.ch01_chain_rule.widgets import GRADIENT_FLOW_GRID, compute_gradient_flow
 from gradlab.formatting import VANISHED
-from gradlab.plots import (
+from gradlab.plotting.gradient_flow import (
     DECADES_AROUND_LAST,
     EXPLODED_LABEL,
     gradient_flow_ylim,
@@ -16,7 +17,6 @@ from gradlab.plots import (
     plot_gradient_flow,
 )
 from gradlab.theory import factor_curves
-from gradlab.widgets import GRADIENT_FLOW_GRID, compute_gradient_flow
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

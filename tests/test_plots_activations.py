@@ -1,4 +1,4 @@
-"""gradlab.plots_activations draws every kind of result, including overflowed ones."""
+"""gradlab.chapters.ch02_activations.plots draws every kind of result, including overflowed ones."""
 
 import math
 
@@ -6,17 +6,17 @@ import matplotlib
 import numpy as np
 import pytest
 
-from gradlab.activation_depth import DepthComparison
-from gradlab.activation_explorer import compute_activation_explorer
-from gradlab.activation_training import compare_activation_training
-from gradlab.data import load_digits_split
-from gradlab.dead_units import study_dead_unit_recovery
-from gradlab.plots_activations import (
+from gradlab.chapters.ch02_activations.dead_units import study_dead_unit_recovery
+from gradlab.chapters.ch02_activations.depth import DepthComparison
+from gradlab.chapters.ch02_activations.explorer import compute_activation_explorer
+from gradlab.chapters.ch02_activations.plots import (
     plot_activation_explorer,
     plot_dead_units,
     plot_gradient_after_depth,
     plot_training_comparison,
 )
+from gradlab.chapters.ch02_activations.training_comparison import compare_activation_training
+from gradlab.training.data import load_digits_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 

@@ -1,4 +1,4 @@
-"""gradlab.probe against a hand-written autograd pass, and its labels at the extremes."""
+"""gradlab.measure.probe against a hand-written autograd pass, and its labels at the extremes."""
 
 import copy
 import math
@@ -10,14 +10,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradlab.formatting import format_number
-from gradlab.models import make_mlp
-from gradlab.probe import (
+from gradlab.measure.probe import (
     STATUSES,
     classify_gradient,
     make_batch,
     measure_gradient_flow,
     probe_gradients,
 )
+from gradlab.models.mlp import make_mlp
 
 
 def reference_norms(model, x, y):

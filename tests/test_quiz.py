@@ -1,8 +1,8 @@
-"""gradlab.quiz: grading answers, keeping score, and the widget's wiring."""
+"""gradlab.ui.quiz: grading answers, keeping score, and the widget's wiring."""
 
 import pytest
 
-from gradlab.quiz import Question, QuizScore, grade_choice, make_quiz
+from gradlab.ui.quiz import Question, QuizScore, grade_choice, make_quiz
 
 QUESTION = Question(
     prompt="2 + 2?",

@@ -1,4 +1,4 @@
-"""gradlab.rnn: ∂L/∂h_t from the unrolled nn.RNN against autograd and the closed form s^(T−t)."""
+"""gradlab.measure.rnn: ∂L/∂h_t from the unrolled nn.RNN against autograd and the closed form s^(T−t)."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gradlab.rnn import (
+from gradlab.measure.rnn import (
     compute_time_gradients,
     format_regimes,
     make_inputs,

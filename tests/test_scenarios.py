@@ -1,12 +1,18 @@
-"""gradlab.scenarios: each row of the diagnosis table is found where expected, and its fix works."""
+"""gradlab.chapters.ch07_monitoring.scenarios: each row of the diagnosis table is found where expected, and its fix works."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from gradlab.data import load_digits_split
-from gradlab.scenarios import SCENARIOS, TABLE_SCENARIOS, build, diagnose_scenario, get_scenario
+from gradlab.chapters.ch07_monitoring.scenarios import (
+    SCENARIOS,
+    TABLE_SCENARIOS,
+    build,
+    diagnose_scenario,
+    get_scenario,
+)
+from gradlab.training.data import load_digits_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import gradlab
-from gradlab.seed_monitor import (
+from gradlab.chapters.ch07_monitoring.tutorial_monitor import (
     InplaceResidualMLP,
     SeedGradientMonitor,
     output_gradient_norms,

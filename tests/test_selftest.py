@@ -1,9 +1,9 @@
-"""Tests for gradlab.selftest: the start page's "do widgets work?" slider."""
+"""Tests for gradlab.ui.selftest: the start page's "do widgets work?" slider."""
 
 import pytest
 import torch
 
-from gradlab.selftest import (
+from gradlab.ui.selftest import (
     SELFTEST_MAX,
     SELFTEST_MIN,
     compute_selftest_readout,

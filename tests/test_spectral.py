@@ -1,4 +1,4 @@
-"""gradlab.spectral: matrix sizes against torch.linalg, growth against autograd and closed forms."""
+"""gradlab.measure.spectral: matrix sizes against torch.linalg, growth against autograd and closed forms."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gradlab.spectral import (
+from gradlab.measure.spectral import (
     compare_spectra,
     describe_matrix,
     format_spectra,

@@ -1,13 +1,13 @@
-"""gradlab.training: recorded gradient norms match autograd; divergence is located."""
+"""gradlab.training.loop: recorded gradient norms match autograd; divergence is located."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from gradlab.data import load_digits_split
-from gradlab.models import make_mlp
-from gradlab.training import train_classifier
+from gradlab.models.mlp import make_mlp
+from gradlab.training.data import load_digits_split
+from gradlab.training.loop import train_classifier
 
 
 @pytest.fixture(scope="module")

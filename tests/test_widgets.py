@@ -7,9 +7,13 @@ import matplotlib
 import numpy as np
 import pytest
 
+from gradlab.chapters.ch01_chain_rule.widgets import (
+    GRADIENT_FLOW_GRID,
+    compute_gradient_flow,
+    make_gradient_flow_demo,
+)
 from gradlab.formatting import format_number
-from gradlab.probe import STATUSES, classify_gradient
-from gradlab.widgets import GRADIENT_FLOW_GRID, compute_gradient_flow, make_gradient_flow_demo
+from gradlab.measure.probe import STATUSES, classify_gradient
 
 matplotlib.use("Agg")
 

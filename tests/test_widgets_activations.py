@@ -6,16 +6,16 @@ import matplotlib
 import numpy as np
 import pytest
 
-from gradlab.activation_depth import compute_gradient_after_depth
-from gradlab.activation_explorer import compute_activation_explorer
-from gradlab.formatting import format_percent
-from gradlab.probe import STATUSES
-from gradlab.widgets_activations import (
+from gradlab.chapters.ch02_activations.depth import compute_gradient_after_depth
+from gradlab.chapters.ch02_activations.explorer import compute_activation_explorer
+from gradlab.chapters.ch02_activations.widgets import (
     DEPTH_GRID,
     EXPLORER_GRID,
     make_activation_explorer_demo,
     make_gradient_after_depth_demo,
 )
+from gradlab.formatting import format_percent
+from gradlab.measure.probe import STATUSES
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 

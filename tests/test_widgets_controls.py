@@ -1,17 +1,18 @@
-"""The shared control layout and the busy state of gradlab.widgets._wire, for every gradlab demo."""
+"""The shared control layout and the busy state of gradlab.ui.wiring.wire, for every gradlab demo."""
 
 import ipywidgets as widgets
 import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 
-from gradlab.selftest import make_widget_selftest
-from gradlab.widgets import BUSY_TEXT, _wire, make_gradient_flow_demo
-from gradlab.widgets_activations import (
+from gradlab.chapters.ch01_chain_rule.widgets import make_gradient_flow_demo
+from gradlab.chapters.ch02_activations.widgets import (
     make_activation_explorer_demo,
     make_gradient_after_depth_demo,
 )
-from gradlab.widgets_controls import (
+from gradlab.chapters.ch03_exploding.widgets import make_growth_demo, make_time_demo
+from gradlab.chapters.ch07_monitoring.widgets import make_dashboard_demo
+from gradlab.ui.controls import (
     DESCRIPTION_WIDTH,
     SLIDER_WIDTH,
     SLIDERS,
@@ -19,8 +20,8 @@ from gradlab.widgets_controls import (
     int_slider,
     lay_out_controls,
 )
-from gradlab.widgets_exploding import make_growth_demo, make_time_demo
-from gradlab.widgets_monitoring import make_dashboard_demo
+from gradlab.ui.selftest import make_widget_selftest
+from gradlab.ui.wiring import BUSY_TEXT, wire
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 
@@ -43,7 +44,7 @@ DEMOS = {
 @pytest.fixture(autouse=True)
 def close_figures():
     yield
-    plt.close("all")  # under Agg, _wire's plt.show() leaves every figure open
+    plt.close("all")  # under Agg, wire's plt.show() leaves every figure open
 
 
 def walk(widget):
@@ -106,11 +107,11 @@ def test_slow_demo_is_busy_while_it_computes(name, monkeypatch):
     (status,) = with_class(box, "gradlab-busy")
     controls = controls_of(box)
     seen = []
-    import gradlab.widgets as wiring
+    import gradlab.ui.wiring as wiring
 
     real_show = wiring.plt.show
 
-    def show_and_record(*args, **kwargs):  # called by _wire right after render has drawn
+    def show_and_record(*args, **kwargs):  # called by wire right after render has drawn
         seen.append((status.value, [control.disabled for control in controls]))
         return real_show(*args, **kwargs)
 
@@ -130,7 +131,7 @@ def make_wired(render, *, busy=True):
         "scale": float_slider(1.0, 0.1, 3.0, 0.1, "scale"),
         "kind": widgets.Dropdown(options=["a", "b"], value="a", description="kind"),
     }
-    return controls, _wire(controls, render, "gradlab-test", busy=busy)
+    return controls, wire(controls, render, "gradlab-test", busy=busy)
 
 
 def test_a_raising_update_clears_the_busy_state_and_reenables_the_controls():
@@ -163,7 +164,7 @@ def test_fast_wiring_never_touches_disabled():
 
 def test_busy_options_without_busy_are_refused():
     with pytest.raises(ValueError, match=r"busy_text=.*clear_while_busy=True need busy=True"):
-        _wire({}, lambda: "", "gradlab-test", clear_while_busy=True)
+        wire({}, lambda: "", "gradlab-test", clear_while_busy=True)
 
 
 def test_lay_out_controls_styles_sliders_built_elsewhere():

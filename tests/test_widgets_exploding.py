@@ -8,9 +8,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from gradlab.plots_exploding import plot_growth, plot_time_gradients
-from gradlab.probe import STATUSES
-from gradlab.widgets_exploding import (
+from gradlab.chapters.ch03_exploding.plots import plot_growth, plot_time_gradients
+from gradlab.chapters.ch03_exploding.widgets import (
     GROWTH_GRID,
     TIME_GRID,
     compute_growth,
@@ -18,6 +17,7 @@ from gradlab.widgets_exploding import (
     make_growth_demo,
     make_time_demo,
 )
+from gradlab.measure.probe import STATUSES
 
 matplotlib.use("Agg")
 
@@ -133,7 +133,7 @@ def test_gradient_plots_show_flat_as_flat_and_vanished_at_the_bottom():
     underflow-to-0 drawn on the bottom edge, below every drawn value (not at the output's 1)."""
     import matplotlib.pyplot as plt
 
-    from gradlab.plots_exploding import MIN_DECADES
+    from gradlab.plotting.log_lines import MIN_DECADES
 
     flat = plot_growth(compute_growth(20, 1.0))
     low, high = flat.get_ylim()

@@ -9,7 +9,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from gradlab.widgets_monitoring import (
+from gradlab.chapters.ch07_monitoring.widgets import (
     DASHBOARD_GRID,
     compute_dashboard_setting,
     make_dashboard_demo,

@@ -41,8 +41,9 @@ import math
 import numpy as np
 import torch
 
-from gradlab import divergence, spectral
-from gradlab.data import load_digits_split
+from gradlab.measure import divergence
+from gradlab.measure import spectral
+from gradlab.training.data import load_digits_split
 from gradlab.grading import check_close, check_equal, check_shape
 
 # %% [markdown]
@@ -52,7 +53,7 @@ from gradlab.grading import check_close, check_equal, check_shape
 # random orthogonal matrix. The loss is $\mathcal{L} = \langle v, h_{25}\rangle$ for a fixed
 # `upstream` vector $v$ of norm 1, so the gradient at the output has norm exactly 1 and the norm
 # of the gradient at the input $h_0 = x$ *is* the growth. The cell below builds everything from
-# one seed (the same draws `gradlab.spectral.measure_growth` makes, so the checks can compare
+# one seed (the same draws `gradlab.measure.spectral.measure_growth` makes, so the checks can compare
 # with it).
 
 # %%
@@ -325,6 +326,6 @@ check_equal(
 # for a failed exercise, why. Grade as often as you like.
 
 # %% tags=["nbval-skip"]
-from gradlab.grade_saved import grade_saved_notebook
+from gradlab.grading.grade_saved import grade_saved_notebook
 
 grade_saved_notebook("03_exploding_exercises.ipynb")

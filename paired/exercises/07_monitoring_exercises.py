@@ -46,8 +46,9 @@ import torch
 from torch import nn
 
 import gradlab
-from gradlab import quiz, widgets
-from gradlab.data import load_digits_split
+from gradlab.ui import quiz
+from gradlab.ui import wiring as widgets
+from gradlab.training.data import load_digits_split
 from gradlab.grading import check_close, check_equal
 
 torch.set_num_threads(1)  # tiny networks: one thread is fastest
@@ -629,6 +630,6 @@ print(f"{len(questions)} questions")
 # for a failed exercise, why. Grade as often as you like.
 
 # %% tags=["nbval-skip"]
-from gradlab.grade_saved import grade_saved_notebook
+from gradlab.grading.grade_saved import grade_saved_notebook
 
 grade_saved_notebook("07_monitoring_exercises.ipynb")

@@ -75,7 +75,7 @@ print(f"at 1.5 per layer a gradient gets there after {theory.layers_until_overfl
 # gradient there is.
 
 # %%
-from gradlab.selftest import make_widget_selftest
+from gradlab.ui.selftest import make_widget_selftest
 
 make_widget_selftest()
 

@@ -35,9 +35,16 @@ import math
 
 import torch
 
-from gradlab import factor_measurement, plots, probe, quiz, spectral, theory, widgets
-from gradlab.activations import activation_derivative, max_derivative
-from gradlab.models import make_mlp
+from gradlab import theory
+from gradlab.chapters.ch01_chain_rule import factor_measurement
+from gradlab.plotting import gradient_flow as plots
+from gradlab.measure import probe
+from gradlab.ui import quiz
+from gradlab.measure import spectral
+from gradlab.ui import wiring as widgets
+from gradlab.chapters.ch01_chain_rule.widgets import compute_gradient_flow, make_gradient_flow_demo
+from gradlab.models.activations import activation_derivative, max_derivative
+from gradlab.models.mlp import make_mlp
 
 # %% [markdown]
 # ## 1. A deep network is a long product
@@ -208,7 +215,7 @@ print(f"strict bound, 10 layers: (0.25 x {largest:.2f})^10 = {strict:.1e}")
 #
 # ### Measured, layer by layer
 #
-# `gradlab.probe` runs one real backward pass and reports, for every layer, the gradient that
+# `gradlab.measure.probe` runs one real backward pass and reports, for every layer, the gradient that
 # reached its output, the gradient of its weights, the measured factor (gradient below ÷
 # gradient above), the prediction $\operatorname{rms} f'(z_l) \times \operatorname{gain}(W_l)$, and
 # a status. The status compares the layer's gradient with the last layer's: *healthy* from 0.1 to
@@ -257,7 +264,7 @@ print(relu_probe.table())
 #   becomes nan (×).
 
 # %% tags=["nbval-ignore-output"]
-demo = widgets.make_gradient_flow_demo(depth=8, activation="sigmoid", weight_scale=1.0)
+demo = make_gradient_flow_demo(depth=8, activation="sigmoid", weight_scale=1.0)
 widgets.show(demo)
 
 # %% [markdown]
@@ -273,14 +280,14 @@ for setting in [
     (50, "relu", 1.0, "normal"),
 ]:
     print("depth {}, {}, weight scale {}, {} init:".format(*setting))
-    print(widgets.compute_gradient_flow(*setting).summary(), end="\n\n")
+    print(compute_gradient_flow(*setting).summary(), end="\n\n")
 
 # %% [markdown]
 # Where the `relu`/`normal` label and the overflow begin, at the depths either side of each:
 
 # %%
 for depth in (6, 7, 49, 50):
-    normal_probe = widgets.compute_gradient_flow(depth, "relu", 1.0, "normal")
+    normal_probe = compute_gradient_flow(depth, "relu", 1.0, "normal")
     finite = all(math.isfinite(norm) for norm in normal_probe.activation_grad_norms)
     print(f"depth {depth}: first layer {normal_probe.statuses[0]}, every gradient finite: {finite}")
 

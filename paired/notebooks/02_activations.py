@@ -44,13 +44,20 @@ import math
 import numpy as np
 import torch
 
-from gradlab import activation_depth, activation_explorer, activation_training, dead_units
-from gradlab import plots_activations, quiz, theory, widgets, widgets_activations
-from gradlab.activations import activation_derivative, max_derivative, saturation_zone
-from gradlab.data import load_digits_split
+from gradlab.chapters.ch02_activations import depth as activation_depth
+from gradlab.chapters.ch02_activations import explorer as activation_explorer
+from gradlab.chapters.ch02_activations import training_comparison as activation_training
+from gradlab.chapters.ch02_activations import dead_units
+from gradlab import theory
+from gradlab.chapters.ch02_activations import plots as plots_activations
+from gradlab.ui import quiz
+from gradlab.ui import wiring as widgets
+from gradlab.chapters.ch02_activations import widgets as widgets_activations
+from gradlab.models.activations import activation_derivative, max_derivative, saturation_zone
+from gradlab.training.data import load_digits_split
 from gradlab.formatting import format_magnitude, format_percent
-from gradlab.models import make_mlp
-from gradlab.spectral import largest_singular_value, rms_singular_value
+from gradlab.models.mlp import make_mlp
+from gradlab.measure.spectral import largest_singular_value, rms_singular_value
 
 # The networks here are tiny: one CPU thread runs them fastest, and threads fighting over two
 # cores make them many times slower.
@@ -126,7 +133,7 @@ print(f"typical case, 0.25^10 = {theory.sigmoid_bound(10):.1e}")
 # A unit is **saturated** when its input is so far from zero that the curve is flat there: the
 # output barely changes, and the derivative — the fraction of gradient it lets through — is
 # nearly 0. You often read "sigmoid saturates for $|x| > 3$, where $\sigma' < 0.05$" and "tanh
-# for $|x| > 2$, where $\tanh' < 0.1$". `gradlab.activations.saturation_zone` finds the exact
+# for $|x| > 2$, where $\tanh' < 0.1$". `gradlab.models.activations.saturation_zone` finds the exact
 # edges by scanning the derivative:
 
 # %%
@@ -287,7 +294,7 @@ widgets.show(depth_demo)
 #
 # ReLU's gate is all or nothing. A unit whose pre-activation $z$ is $\le 0$ for **every** input
 # outputs 0 and has derivative 0 for every input, so its weights receive exactly zero gradient:
-# gradient descent cannot move it. Such a ReLU unit is **dead**. `gradlab.dead_units` counts
+# gradient descent cannot move it. Such a ReLU unit is **dead**. `gradlab.chapters.ch02_activations.dead_units` counts
 # **never-positive** units: the fraction of units whose pre-activation is never positive over a
 # whole batch (here all the training digits, counted below). For ReLU, never positive means dead. For Leaky
 # ReLU, GELU and SiLU it does not: such a unit still passes a small gradient (0.01, or $f'(z)$),
@@ -630,7 +637,7 @@ knowledge_check = [
             "the hidden layers get less and less gradient going down, the first 30 to 100 "
             "times less than ReLU's.",
             "The same learning rate trains ReLU above 90% test accuracy in every seed.",
-            "gradlab.data standardises the pixels; the other activations learn from the same data.",
+            "gradlab.training.data standardises the pixels; the other activations learn from the same data.",
         ],
     ),
 ]

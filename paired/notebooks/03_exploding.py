@@ -45,10 +45,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gradlab import divergence, matrix_stretch, plots_exploding, quiz, rnn, spectral, theory
-from gradlab import widgets
-from gradlab import widgets_exploding
-from gradlab.data import load_digits_split
+from gradlab import theory
+from gradlab.measure import divergence
+from gradlab.chapters.ch03_exploding import matrix_stretch
+from gradlab.chapters.ch03_exploding import plots as plots_exploding
+from gradlab.ui import quiz
+from gradlab.measure import rnn
+from gradlab.measure import spectral
+from gradlab.ui import wiring as widgets
+from gradlab.chapters.ch03_exploding import widgets as widgets_exploding
+from gradlab.training.data import load_digits_split
 from gradlab.formatting import format_factor, format_number
 
 # %% [markdown]
@@ -76,7 +82,7 @@ from gradlab.formatting import format_factor, format_number
 #   stretching them, so every singular value is 1. A scale $s$ times it, $W = s\,Q$, maps the
 #   circle to a circle of radius $s$: every direction is stretched by exactly $s$ (right panel).
 #
-# `gradlab.matrix_stretch.map_unit_circle` computes these for a 2 × 2 matrix; the plot only draws them.
+# `gradlab.chapters.ch03_exploding.matrix_stretch.map_unit_circle` computes these for a 2 × 2 matrix; the plot only draws them.
 
 # %%
 stretch = matrix_stretch.map_unit_circle(np.array([[1.2, 0.6], [0.3, 0.7]]))
@@ -168,7 +174,7 @@ print(gaussian_small.summary())
 #
 # Only for linear layers (slope exactly 1) is it a strict upper bound, and that bound is reached
 # when *every* singular value equals $\sigma_{\max}$: a scaled orthogonal matrix $W = s\,Q$
-# stretches every direction by exactly $s$. `gradlab.spectral` builds such networks (32 units
+# stretches every direction by exactly $s$. `gradlab.measure.spectral` builds such networks (32 units
 # wide), runs one real float32 forward and backward pass, and puts the estimate beside the
 # measurement. Twenty layers:
 
@@ -320,7 +326,7 @@ print(divergence.format_training_log(crash))
 # early warning; NaN is the end of the story.
 #
 # <a id="symptom-nan"></a>
-# **Where did it start?** `gradlab.training` records every parameter's gradient norm, so we can
+# **Where did it start?** `gradlab.training.loop` records every parameter's gradient norm, so we can
 # find the first step at which any number stopped being finite, and where. Either the forward
 # pass overflowed first (the *loss* is `inf` or `nan`, and then every gradient is `nan` at once),
 # or the loss was still a huge finite number and a gradient overflowed on the way back (we then
@@ -403,7 +409,7 @@ for lr, rows in symptoms.items():
 # | oscillation | the loss rises and falls by large amounts instead of settling | steps overshoot the valley and bounce between its walls | [3.2](#symptom-oscillation) |
 # | weight growth | the weight norm grows by orders of magnitude | big gradients → big updates → bigger weights → bigger gradients | [3.3](#symptom-weight-growth) |
 #
-# And as numbers, read off every run by `gradlab.divergence` (a *spike* is a loss above ten times
+# And as numbers, read off every run by `gradlab.measure.divergence` (a *spike* is a loss above ten times
 # the first step's), on the machine these outputs were stored on:
 
 # %% tags=["nbval-ignore-output"]
@@ -427,7 +433,7 @@ print(divergence.format_symptoms([row for rows in symptoms.values() for row in r
 # $$
 #
 # Because it is the same matrix every time, its spectral radius sets the long-run rate (section
-# 1). `gradlab.rnn` measures $\lVert\partial\mathcal{L}/\partial h_t\rVert$ for every $t$ on a real
+# 1). `gradlab.measure.rnn` measures $\lVert\partial\mathcal{L}/\partial h_t\rVert$ for every $t$ on a real
 # `torch.nn.RNN`, stepping it one time step at a time so that autograd can hand back the gradient
 # at every hidden state. The loss is read at the last step, so the gradient there is 1.
 #

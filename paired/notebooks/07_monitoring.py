@@ -49,9 +49,15 @@ import torch
 from torch import nn
 
 import gradlab
-from gradlab import dashboard, formatting, monitor_plots, quiz, scenarios, seed_monitor, widgets
-from gradlab import widgets_monitoring
-from gradlab.data import load_digits_split
+from gradlab import formatting
+from gradlab.chapters.ch07_monitoring import dashboard
+from gradlab.chapters.ch07_monitoring import plots as monitor_plots
+from gradlab.ui import quiz
+from gradlab.chapters.ch07_monitoring import scenarios
+from gradlab.chapters.ch07_monitoring import tutorial_monitor as seed_monitor
+from gradlab.ui import wiring as widgets
+from gradlab.chapters.ch07_monitoring import widgets as widgets_monitoring
+from gradlab.training.data import load_digits_split
 
 # The networks here are tiny: one CPU thread runs them fastest.
 torch.set_num_threads(1)
@@ -79,7 +85,7 @@ print(f"pixels that are 0 in every training image: {blank} of {data.in_features}
 #         self.gradient_history[name].append(grad_norm)
 # ```
 #
-# The tutorial monitor (`gradlab.seed_monitor.SeedGradientMonitor`) is that class as written
+# The tutorial monitor (`gradlab.chapters.ch07_monitoring.tutorial_monitor.SeedGradientMonitor`) is that class as written
 # (plus a `remove()` for its hooks). Here it watches the tutorial's own example, a sigmoid MLP
 # of ten `Linear` layers (nine hidden layers, each followed by a sigmoid, then the output layer)
 # with PyTorch's default initialisation. Its layers are named `linear1` ... `linear9` and
@@ -206,7 +212,7 @@ for every in (1, 10):
 # | activations mostly zero | dead ReLU units | a bias of −10 in the third Linear layer | zero bias (He init) |
 # | gradients are `None` | detached graph, unused parameter | `.detach()` between body and head | remove it |
 #
-# `gradlab.scenarios` holds each row as data: a broken set-up, its fixed twin, and the finding
+# `gradlab.chapters.ch07_monitoring.scenarios` holds each row as data: a broken set-up, its fixed twin, and the finding
 # `diagnose` should report and where. The loop below builds each broken model, diagnoses it,
 # applies the fix, and diagnoses again:
 

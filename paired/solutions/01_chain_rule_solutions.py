@@ -41,9 +41,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gradlab import probe, quiz, theory, widgets
+from gradlab import theory
+from gradlab.measure import probe
+from gradlab.ui import quiz
+from gradlab.ui import wiring as widgets
 from gradlab.grading import check_close, check_shape
-from gradlab.models import make_mlp
+from gradlab.models.mlp import make_mlp
 
 # %% [markdown]
 # ## Part A — products of factors, by hand
@@ -464,6 +467,6 @@ print(f"{len(questions)} questions")
 # for a failed exercise, why. Grade as often as you like.
 
 # %% tags=["nbval-skip"]
-from gradlab.grade_saved import grade_saved_notebook
+from gradlab.grading.grade_saved import grade_saved_notebook
 
 grade_saved_notebook("01_chain_rule_solutions.ipynb")

@@ -41,20 +41,23 @@ import math
 import torch
 import torch.nn.functional as F
 
-from gradlab import activation_depth, dead_units, quiz, widgets
-from gradlab.activations import saturation_zone
-from gradlab.data import load_digits_split
+from gradlab.chapters.ch02_activations import depth as activation_depth
+from gradlab.chapters.ch02_activations import dead_units
+from gradlab.ui import quiz
+from gradlab.ui import wiring as widgets
+from gradlab.models.activations import saturation_zone
+from gradlab.training.data import load_digits_split
 from gradlab.grading import check_close, check_equal
-from gradlab.models import make_mlp
-from gradlab.probe import make_batch
-from gradlab.training import train_classifier
+from gradlab.models.mlp import make_mlp
+from gradlab.measure.probe import make_batch
+from gradlab.training.loop import train_classifier
 
 torch.set_num_threads(1)  # tiny networks: one thread is fastest
 
 # %% [markdown]
 # ## Part A — where sigmoid and tanh saturate
 #
-# Solve these with pencil and `math`, not with `gradlab.activations`: the point is the algebra.
+# Solve these with pencil and `math`, not with `gradlab.models.activations`: the point is the algebra.
 #
 # **Exercise 2.1 (2 points).** The sigmoid's derivative is $\sigma'(x) = s(1-s)$ with
 # $s = \sigma(x)$. Find the positive input where $\sigma'(x) = 0.05$ — the edge of the sigmoid's
@@ -373,6 +376,6 @@ print(f"{len(questions)} questions")
 # for a failed exercise, why. Grade as often as you like.
 
 # %% tags=["nbval-skip"]
-from gradlab.grade_saved import grade_saved_notebook
+from gradlab.grading.grade_saved import grade_saved_notebook
 
 grade_saved_notebook("02_activations_solutions.ipynb")

@@ -18,8 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from gradlab.monitor_plots import plot_dashboard
-from gradlab.widgets_monitoring import DASHBOARD_GRID, compute_dashboard_setting
+from gradlab.chapters.ch07_monitoring.plots import plot_dashboard
+from gradlab.chapters.ch07_monitoring.widgets import DASHBOARD_GRID, compute_dashboard_setting
 
 
 def median_s(function, repeats: int = 5) -> float:

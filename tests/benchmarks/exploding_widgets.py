@@ -15,8 +15,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from gradlab.plots_exploding import plot_growth, plot_time_gradients
-from gradlab.widgets_exploding import (
+from gradlab.chapters.ch03_exploding.plots import plot_growth, plot_time_gradients
+from gradlab.chapters.ch03_exploding.widgets import (
     GROWTH_GRID,
     TIME_GRID,
     compute_growth,

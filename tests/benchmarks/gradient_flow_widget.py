@@ -15,8 +15,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from gradlab.plots import plot_gradient_flow
-from gradlab.widgets import compute_gradient_flow
+from gradlab.chapters.ch01_chain_rule.widgets import compute_gradient_flow
+from gradlab.plotting.gradient_flow import plot_gradient_flow
 
 
 def median_ms(function, repeats: int = 20) -> float:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from gradlab.monitor import GradientMonitor
+from gradlab.monitor.gradient_monitor import GradientMonitor
 
 
 def make_mlp(depth: int = 20, width: int = 256) -> nn.Module:

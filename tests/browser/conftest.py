@@ -200,13 +200,13 @@ def _wait_until_ready(server: LabServer) -> None:
 
 
 def start_lab_server(root_dir: Path, home: Path, log_path: Path) -> LabServer:
-    """Start JupyterLab exactly as `make lab` does (gradlab.lab), plus test-only options.
+    """Start JupyterLab exactly as `make lab` does (gradlab.ui.lab), plus test-only options.
 
     The course options (root folder, start page, terminals that run this Python) come from
-    gradlab.lab.lab_command and lab_environment, the code behind `make lab`; the test adds only a
+    gradlab.ui.lab.lab_command and lab_environment, the code behind `make lab`; the test adds only a
     private port and token, no browser window, and settings that keep a run quiet and the repo clean.
     """
-    from gradlab.lab import lab_command, lab_environment
+    from gradlab.ui.lab import lab_command, lab_environment
 
     port = _free_port()
     token = os.urandom(16).hex()

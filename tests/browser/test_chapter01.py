@@ -162,7 +162,7 @@ def test_key_burst_does_not_queue_stale_redraws(chapter, widget, depth_slider, r
     assert depth_in_readout(widget.locator(READOUT).inner_text()) == final
     assert redraws <= MAX_BURST_REDRAWS, (
         f"{BURST_KEYS} key presses caused {redraws} redraws: the widget queues stale updates "
-        "(throttle or debounce the redraw in gradlab.widgets)"
+        "(throttle or debounce the redraw in gradlab.ui.wiring)"
     )
 
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 @dataclass(frozen=True)
 class ChapterWidget:
     notebook: str
-    widget_class: str  # the CSS class gradlab.widgets._wire puts on the widget's box
+    widget_class: str  # the CSS class gradlab.ui.wiring.wire puts on the widget's box
     slider: str  # description of the slider to move
 
 

@@ -1,6 +1,6 @@
 """The learner's path in JupyterLab, end to end: `make lab` → start page → exercise → graded.
 
-The server is started exactly as `make lab` starts it (gradlab.lab; see conftest.start_lab_server).
+The server is started exactly as `make lab` starts it (gradlab.ui.lab; see conftest.start_lab_server).
 """
 
 import re

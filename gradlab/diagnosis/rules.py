@@ -1,0 +1,425 @@
+"""Diagnosis rules: from recorded quantities to findings with evidence and a concrete fix.
+
+The rules follow the diagnosis table (NaN loss, early-layer gradients near zero, huge
+gradients, huge activations, activations mostly zero, gradients None) plus update-to-data ratio and
+clipping checks. They read a Recording only, so they are the same for gradlab.diagnose() (one
+batch) and GradientMonitor.report() (a training history). Used in notebooks/07_monitoring.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from gradlab.diagnosis.report import SEVERITIES, Finding, Report, Thresholds
+from gradlab.formatting import format_factor, format_magnitude
+from gradlab.monitor.history import NonFiniteEvent, Recording
+
+
+def find_problems(
+    recording: Recording,
+    *,
+    clip_threshold: float | None = None,
+    thresholds: Thresholds | None = None,
+    update_ratio: np.ndarray | None = None,
+    loss: float | None = None,
+) -> Report:
+    """Apply every rule to a recording; findings sorted root causes first, then errors first.
+
+    Args:
+        recording: what a GradientMonitor measured.
+        clip_threshold: the max_norm given to clip_grad_norm_, if any.
+        thresholds: warning/error levels; Thresholds() by default.
+        update_ratio: per-layer update ratios to use instead of the recorded ones (e.g. lr·|g|/|θ|).
+        loss: the loss value, when known (a non-finite loss is a finding even with finite grads).
+    """
+    limits = thresholds or Thresholds()
+    history = recording.history
+    findings: list[Finding] = []
+    event = recording.non_finite
+    if event is None and loss is not None and not np.isfinite(loss):
+        step = int(history.steps[-1]) if len(history) else 0
+        event = NonFiniteEvent(step, "", "loss")
+    if event is not None:
+        findings.append(_non_finite(event))
+    findings += _no_grad(recording)
+
+    # The other rules read finite steps only (before the first non-finite value).
+    rows = np.ones(len(history), dtype=bool)
+    if event is not None:
+        rows = history.steps < event.step
+    if rows.any():
+        medians = {name: _median(history.get(name)[rows]) for name in history.columns}
+        if update_ratio is not None:
+            medians["update_ratio"] = np.asarray(update_ratio, dtype=float)
+        global_norms = history.get("global_grad_norm")[rows, 0]
+        findings += _vanishing(recording, medians, limits)
+        findings += _exploding(recording, medians, limits)
+        findings += _activations(recording, medians, limits)
+        findings += _updates(recording, medians, limits)
+        if clip_threshold is not None:
+            findings += _clipping(global_norms, clip_threshold, limits)
+
+    findings = _triage(findings, recording)
+    if event is not None and event.quantity != "input":
+        findings = _non_finite_as_consequence(findings)
+    return Report(findings=findings, steps=len(history))
+
+
+# Root causes first (Exercise 7.4's triage): a NaN in the data, a cut graph, dead or saturated
+# units cause the vanishing or exploding gradients and odd update ratios reported after them.
+# Huge activations come before exploding gradients: the forward pass runs first, and a weight's
+# gradient is its input activation times the gradient reaching its output.
+TRIAGE_ORDER = (
+    "non_finite",
+    "no_grad",
+    "dead_units",
+    "saturation",
+    "large_activations",
+    "exploding",
+    "vanishing",
+    "bad_update_ratio",
+    "clipping_too_aggressive",
+)
+
+
+def _triage(findings: list[Finding], recording: Recording) -> list[Finding]:
+    """Root causes first (TRIAGE_ORDER), then errors before warnings, then in forward order.
+
+    A cause leads even as a warning: inputs x255 give large activations at the first layer (a
+    warning) and, from them, exploding gradients further on (an error); fixing the first fixes both.
+    """
+    forward = list(recording.forward_order)
+    forward += [i for i in range(len(recording.layers)) if i not in forward]
+    position = {recording.layers[i]: rank for rank, i in enumerate(forward)}
+
+    def key(finding: Finding) -> tuple[int, int, int]:
+        kind = finding.kind
+        cause = TRIAGE_ORDER.index(kind) if kind in TRIAGE_ORDER else len(TRIAGE_ORDER)
+        return cause, SEVERITIES.index(finding.severity), position.get(finding.layer, -1)
+
+    return sorted(findings, key=key)
+
+
+def _non_finite_as_consequence(findings: list[Finding]) -> list[Finding]:
+    """Move a non-finite value that training produced behind the errors found before it.
+
+    A NaN or inf in the activations, gradients or loss is where a problem ends, not where it
+    starts (Chapter 3): when the finite steps before it already show errors (huge activations,
+    exploding gradients, too-large updates), those lead the report and the non-finite finding
+    names itself their consequence. A NaN in the input batch stays first: the data is the cause.
+    """
+    non_finite = [f for f in findings if f.kind == "non_finite"]
+    rest = [f for f in findings if f.kind != "non_finite"]
+    errors = [i for i, f in enumerate(rest) if f.severity == "error"]
+    if not non_finite or not errors:
+        return findings
+    first = rest[0]
+    where = f"'{first.layer}'" if first.layer else "the whole model"
+    consequences = [
+        Finding(
+            f.kind,
+            f.layer,
+            f.severity,
+            f.evidence + f" A consequence of the findings above, measured on the finite steps "
+            f"before it; they start with {first.kind} at {where}.",
+            "fix the first finding above; " + f.fix,
+        )
+        for f in non_finite
+    ]
+    after = errors[-1] + 1
+    return rest[:after] + consequences + rest[after:]
+
+
+def _median(block: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, fine
+        return np.nanmedian(block, axis=0) if len(block) else np.full(block.shape[1], np.nan)
+
+
+def _severity(value: float, warning: float, error: float) -> str | None:
+    """'error' / 'warning' / None for a value that is bad when large."""
+    if value >= error:
+        return "error"
+    return "warning" if value >= warning else None
+
+
+def _non_finite(event: NonFiniteEvent) -> Finding:
+    fixes = {
+        "input": "the batch itself contains NaN/inf: check the data pipeline "
+        "(torch.isfinite(x).all()), missing values, and normalization dividing by a zero std.",
+        "activation": "the forward pass overflowed here: lower the learning rate, clip gradients "
+        "(torch.nn.utils.clip_grad_norm_), and use He/Xavier init or normalization layers.",
+        "output_grad": "the gradient overflowed flowing back into this layer: lower the learning "
+        "rate, clip gradients; if this is the last layer, check log/sqrt/division in the loss "
+        "(use CrossEntropyLoss on logits, add an eps).",
+        "param_grad": "this parameter's gradient overflowed: lower the learning rate and clip "
+        "gradients (torch.nn.utils.clip_grad_norm_).",
+        "loss": "the loss is NaN/inf: check the loss for log(0), sqrt of negatives, division by "
+        "zero (use CrossEntropyLoss on logits, add an eps) and the targets for NaN.",
+    }
+    return Finding("non_finite", event.layer, "error", str(event) + ".", fixes[event.quantity])
+
+
+def _no_grad(recording: Recording) -> list[Finding]:
+    history = recording.history
+    if not len(history):
+        return []
+    has_grad = history.get("has_grad")
+    called = history.get("called")
+    findings = []
+    for index, layer in enumerate(recording.layers):
+        mine = np.flatnonzero(recording.param_layers == index)
+        missing = [recording.params[i] for i in mine if not has_grad[:, i].any()]
+        if not missing:
+            continue
+        ran = called[:, index]
+        if np.isnan(ran).all():
+            cause = "it is unused or its output is detached from the loss"
+        elif not ran.any():
+            cause = "its forward never ran: the module is unused"
+        else:
+            cause = "its forward ran but its output does not reach the loss (detached graph)"
+        findings.append(
+            Finding(
+                "no_grad",
+                layer,
+                "error",
+                f"{', '.join(missing)} got no gradient in {len(history)} recorded steps: {cause}.",
+                "look for .detach(), torch.no_grad(), .data, .item()/.numpy() or a non-"
+                "differentiable op (argmax, round) between this layer and the loss; delete the "
+                "module if it is unused; to freeze it on purpose call requires_grad_(False).",
+            )
+        )
+    return findings
+
+
+def _gradient_profile(recording: Recording, medians: dict) -> tuple[list[int], np.ndarray]:
+    """Per-layer gradient size in forward order: ||dL/d output||, else ||dL/d parameters||.
+
+    Norms, not per-element RMS: the chain rule (Chapter 2) multiplies ||dL/dh_l|| layer by layer,
+    and the norm survives a change of size (a conv feature map has far more elements than the
+    logits; max-pooling routes the whole gradient to a quarter of the elements), where the RMS of
+    a healthy CNN's first layer looks 1e-3 of the last's. Without output gradients (the monitor's
+    output_grads=False) each layer's parameter-gradient norm stands in, again a norm.
+    """
+    order = list(recording.forward_order) or list(range(len(recording.layers)))
+    order += [i for i in range(len(recording.layers)) if i not in order]
+    values = medians["output_grad_norm"]
+    if np.isfinite(values).sum() < 2:
+        values = medians["layer_grad_norm"]
+    kept = [i for i in order if np.isfinite(values[i])]
+    return kept, values[kept]
+
+
+def _vanishing(recording: Recording, medians: dict, limits: Thresholds) -> list[Finding]:
+    layers, profile = _gradient_profile(recording, medians)
+    names = recording.layers
+    findings = []
+    if len(profile) >= 2 and profile.max() > 0:
+        top = int(np.argmax(profile))
+        ratios = profile / profile[top]
+        low = int(np.argmin(ratios))
+        severity = "error" if ratios[low] < limits.vanishing_error else None
+        if severity is None and ratios[low] < limits.vanishing_warning:
+            severity = "warning"
+        if severity and low < top:
+            if ratios[low] > 0:
+                span = top - low
+                per_layer = ratios[low] ** (1.0 / span)
+                evidence = (
+                    f"the gradient norm reaching '{names[layers[low]]}' is "
+                    f"{format_magnitude(ratios[low])} of the largest (at '{names[layers[top]]}'): "
+                    f"about {format_factor(per_layer)} per layer over {span} "
+                    f"layer{'s' if span != 1 else ''}."
+                )
+            else:
+                evidence = (
+                    f"no gradient at all reaches '{names[layers[low]]}' (exactly zero): a layer "
+                    "between it and the loss blocks it."
+                )
+            findings.append(
+                Finding(
+                    "vanishing",
+                    names[layers[low]],
+                    severity,
+                    evidence,
+                    "use ReLU-family activations with He (kaiming_normal_) init instead of "
+                    "sigmoid/tanh, add residual connections or normalization (LayerNorm/"
+                    "BatchNorm) for depth; if dead units are also reported, fix those first.",
+                )
+            )
+    return findings
+
+
+def _exploding(recording: Recording, medians: dict, limits: Thresholds) -> list[Finding]:
+    layers, profile = _gradient_profile(recording, medians)
+    names = recording.layers
+    evidence, severities, where = [], [], ""
+    if len(profile) >= 2 and profile[-1] > 0:
+        growth = profile / profile[-1]
+        high = int(np.argmax(growth))
+        severity = _severity(growth[high], limits.exploding_warning, limits.exploding_error)
+        if severity:
+            where = names[layers[high]]
+            severities.append(severity)
+            evidence.append(
+                f"the gradient norm reaching '{where}' is {format_magnitude(growth[high])} times "
+                f"the one at the last layer '{names[layers[-1]]}'."
+            )
+    global_norm = float(medians["global_grad_norm"][0])
+    severity = _severity(global_norm, limits.global_norm_warning, limits.global_norm_error)
+    if severity:
+        severities.append(severity)
+        evidence.append(
+            f"median global gradient norm {format_magnitude(global_norm)} (above 100 is large)."
+        )
+        if not where and np.isfinite(medians["layer_grad_norm"]).any():
+            where = names[int(np.nanargmax(medians["layer_grad_norm"]))]
+    if not evidence:
+        return []
+    return [
+        Finding(
+            "exploding",
+            where,
+            "error" if "error" in severities else "warning",
+            " ".join(evidence),
+            "scale the init down (He for ReLU: std = sqrt(2/fan_in); Xavier for tanh/sigmoid: "
+            "std = sqrt(2/(fan_in+fan_out))), add normalization, lower the learning rate, and "
+            "clip gradients (torch.nn.utils.clip_grad_norm_).",
+        )
+    ]
+
+
+def _activations(recording: Recording, medians: dict, limits: Thresholds) -> list[Finding]:
+    names = recording.layers
+    order = list(recording.forward_order) or list(range(len(names)))
+    findings = []
+    std = medians["activation_std"]
+    large = [i for i in order if np.isfinite(std[i]) and std[i] >= limits.activation_std_warning]
+    if large:
+        first, worst = large[0], max(large, key=lambda i: std[i])
+        findings.append(
+            Finding(
+                "large_activations",
+                names[first],
+                _severity(std[worst], limits.activation_std_warning, limits.activation_std_error),
+                f"output std {format_magnitude(std[first])} at '{names[first]}' (first of "
+                f"{len(large)} layers above {limits.activation_std_warning:g}; largest "
+                f"{format_magnitude(std[worst])} at '{names[worst]}').",
+                "the init scale is too large or a normalization is missing: use He/Xavier init "
+                "and add LayerNorm/BatchNorm; standardize the inputs.",
+            )
+        )
+    rules = (
+        (
+            "dead_units",
+            "fraction_dead",
+            limits.dead_warning,
+            limits.dead_error,
+            "are <= 0, where no gradient flows",
+            "pre-activations are pushed below zero (large negative bias, too-high learning rate, "
+            "bad init): use He init with zero bias, lower the learning rate, or use LeakyReLU/GELU "
+            "which keep a gradient for negative inputs.",
+        ),
+        (
+            "saturation",
+            "fraction_saturated",
+            limits.saturated_warning,
+            limits.saturated_error,
+            "are saturated (derivative below its threshold)",
+            "pre-activations are too large: use Xavier init for sigmoid/tanh, add normalization "
+            "before the activation, standardize inputs, or use a ReLU-family activation in hidden "
+            "layers.",
+        ),
+    )
+    for kind, quantity, warning, error, meaning, fix in rules:
+        fraction = medians[quantity]
+        bad = [i for i in order if np.isfinite(fraction[i]) and fraction[i] >= warning]
+        if not bad:
+            continue
+        # Report where it starts: later layers often inherit the problem from the first one.
+        first, worst = bad[0], max(bad, key=lambda i: fraction[i])
+        others = ", ".join(f"'{names[i]}'" for i in bad[1:6]) + (", ..." if len(bad) > 6 else "")
+        evidence = (
+            f"{fraction[first]:.0%} of the {recording.layer_activations[first]} outputs after "
+            f"'{names[first]}' {meaning}."
+        )
+        if others:
+            evidence += f" Also after {others} ({len(bad)} layers)."
+        findings.append(
+            Finding(kind, names[first], _severity(fraction[worst], warning, error), evidence, fix)
+        )
+    return findings
+
+
+def _updates(recording: Recording, medians: dict, limits: Thresholds) -> list[Finding]:
+    names = recording.layers
+    ratio = medians["update_ratio"]
+    measured = [i for i in range(len(names)) if np.isfinite(ratio[i])]
+    # The output layer (last to run) is judged at the error level only: its few weights
+    # take the loss gradient first and run higher than hidden layers in healthy training.
+    output = (list(recording.forward_order) or [len(names) - 1])[-1]
+    warning, error = limits.update_ratio_high_warning, limits.update_ratio_high_error
+    findings = []
+    high = [i for i in measured if ratio[i] >= (error if i == output else warning)]
+    if high:
+        worst = max(high, key=lambda i: ratio[i])
+        findings.append(
+            Finding(
+                "bad_update_ratio",
+                names[worst],
+                _severity(ratio[worst], warning, error),
+                f"update/data ratio {format_magnitude(ratio[worst])} at '{names[worst]}' "
+                f"({len(high)} of "
+                f"{len(measured)} layers above {warning:g}, the output layer above {error:g}; "
+                "about 1e-3 is typical, and output layers and weights followed by BatchNorm "
+                "often run higher): each step changes the weights by a large part of their own norm.",
+                "lower the learning rate (try 3-10x smaller) or add warmup; watch the ratio "
+                "settle near 1e-3.",
+            )
+        )
+    low = [i for i in measured if ratio[i] < limits.update_ratio_low_warning]
+    if low:
+        worst = min(low, key=lambda i: ratio[i])
+        findings.append(
+            Finding(
+                "bad_update_ratio",
+                names[worst],
+                "warning",
+                f"update/data ratio {format_magnitude(ratio[worst])} at '{names[worst]}' "
+                f"({len(low)} of "
+                f"{len(measured)} layers below {limits.update_ratio_low_warning:g}): these "
+                "weights barely move.",
+                "raise the learning rate, or fix vanishing gradients (reported separately) "
+                "that starve these layers.",
+            )
+        )
+    return findings
+
+
+def _clipping(global_norms: np.ndarray, clip_threshold: float, limits: Thresholds) -> list:
+    norms = global_norms[np.isfinite(global_norms)]
+    if clip_threshold <= 0:
+        raise ValueError(
+            f"clip_threshold must be > 0 (clip_grad_norm_'s max_norm), got {clip_threshold!r}"
+        )
+    if not len(norms):
+        return []
+    clipped = float(np.mean(norms > clip_threshold))
+    factor = float(np.median(norms)) / clip_threshold
+    if clipped < limits.clipped_fraction or factor < limits.clipped_factor:
+        return []
+    return [
+        Finding(
+            "clipping_too_aggressive",
+            "",
+            "warning",
+            f"the global gradient norm exceeded max_norm={clip_threshold:g} on {clipped:.0%} of "
+            f"{len(norms)} recorded steps, median {factor:.0f}x the threshold: clipping rescales "
+            "every step, so the learning rate is effectively divided by that factor.",
+            f"raise max_norm to about the typical norm ({np.percentile(norms, 90):.3g} is the "
+            "90th percentile) so clipping only catches spikes, or lower the learning rate.",
+        )
+    ]

@@ -1,0 +1,4 @@
+"""Measurements of gradient flow through a model: one real backward pass per layer (probe),
+singular values and growth (spectral), gradients through time in an RNN, divergence in a run,
+activation statistics. Library: torch + numpy only; no plotting, ui, chapters or grading.
+"""

@@ -1,0 +1,442 @@
+"""GradientMonitor: record gradient flow of any nn.Module during a normal training loop, cheaply.
+
+    with gradlab.GradientMonitor(model, every=10) as monitor:
+        for x, y in loader: ...            # your loop, unchanged
+    print(monitor.report())
+
+Why not register_full_backward_hook (the seeds' monitor)? It wraps a module's inputs and outputs in
+views and fails on in-place ops such as ReLU(inplace=True) or `x += shortcut` (pytorch issue
+61519). We use forward hooks plus a gradient hook on each layer's output instead (a pre-hook on
+the node that made it): registered before an in-place op, it sees the gradient of that value.
+
+Why it is cheap: nothing goes to the host per layer. Parameter hooks only collect the gradients
+autograd writes; their norms are taken in one foreach call when backward ends (measured as fast as
+norming small groups while they are still in cache, and ~40 µs of Python cheaper per step). A step's
+numbers are stacked into one tensor and moved to the host once; rows are built in batches. Steps
+that are not recorded run two hooks on the root module only. Used in notebooks/07_monitoring.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from types import TracebackType
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+from gradlab.diagnosis.report import Report, Thresholds
+from gradlab.diagnosis.rules import find_problems
+from gradlab.measure.activation_stats import classify_activation, count_flagged
+from gradlab.monitor.history import History, NonFiniteEvent, Recording
+from gradlab.monitor.step import StepBuffer, first_tensor
+from gradlab.monitor.updates import UpdateTracker
+
+PARAM_QUANTITIES = ("grad_norm", "has_grad")
+LAYER_QUANTITIES = (
+    "layer_grad_norm",  # sqrt of the sum of the layer's squared parameter-gradient norms
+    "output_grad_norm",  # ||dL/d output|| of the layer (summed over calls)
+    "output_grad_rms",  # the same divided by sqrt(number of elements): comparable across layers
+    "activation_mean",
+    "activation_std",
+    "fraction_dead",  # of the ReLU-family module right after the layer
+    "fraction_saturated",  # of the sigmoid/tanh module right after the layer
+    "update_ratio",  # ||delta theta|| / ||theta|| across optimizer.step
+    "called",  # 1 if the layer's forward ran in the step
+)
+STORE_BATCH = 16  # closed steps turned into history rows together (cheaper when cache is warm)
+
+
+class GradientMonitor:
+    """Record per-layer gradient flow every `every` training steps of any nn.Module.
+
+    A step is one forward call of `model` with gradients enabled (calls under torch.no_grad(),
+    e.g. validation, are not counted). Use as a context manager or call attach() / detach().
+
+    Args:
+        model: the module to watch; layers are its submodules with their own trainable parameters.
+        every: record every N-th step (step 0, N, 2N, ...).
+        history_size: rows kept per quantity; older rows are dropped (bounded memory).
+        activations: record activation mean/std and dead/saturated fractions.
+        output_grads: record the gradient norm reaching each layer's output.
+        updates: record each layer's update-to-data ratio ||delta W|| / ||W|| (W: the layer's
+            largest parameter) across any torch.optim optimizer's step() that updates it.
+        update_sample: estimate the update ratio from about this many elements per parameter, in
+            evenly spaced chunks (None: exact, costs a copy of the parameters every recorded step).
+        activation_sample: compute activation statistics on at most this many leading elements
+            of a contiguous output, i.e. its first examples (None: all; large conv outputs make
+            full passes expensive).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        every: int = 1,
+        history_size: int = 1000,
+        activations: bool = True,
+        output_grads: bool = True,
+        updates: bool = True,
+        update_sample: int | None = 4096,
+        activation_sample: int | None = 1 << 16,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        if update_sample is not None and update_sample < 1:
+            raise ValueError(f"update_sample must be None or >= 1, got {update_sample!r}")
+        if activation_sample is not None and activation_sample < 1:
+            raise ValueError(f"activation_sample must be None or >= 1, got {activation_sample!r}")
+        self.activation_sample = activation_sample
+        self.model, self.every = model, every
+        self.activations, self.output_grads = activations, output_grads
+
+        # Layers: modules owning trainable parameters; each parameter belongs to its first owner.
+        self._layer_modules: list[nn.Module] = []
+        self.layers: list[str] = []
+        self._params: list[nn.Parameter] = []
+        self.params: list[str] = []
+        param_layers: list[int] = []
+        seen: set[int] = set()
+        for name, module in model.named_modules():
+            own = [
+                (f"{name}.{p_name}" if name else p_name, p)
+                for p_name, p in module.named_parameters(recurse=False)
+                if p.requires_grad and id(p) not in seen
+            ]
+            seen |= {id(p) for _, p in own}
+            if own:
+                param_layers += [len(self.layers)] * len(own)
+                self.layers.append(name)
+                self._layer_modules.append(module)
+                self.params += [p_name for p_name, _ in own]
+                self._params += [p for _, p in own]
+        self._param_layers = np.asarray(param_layers, dtype=np.int64)
+        self._param_sizes = np.asarray([p.numel() for p in self._params], dtype=np.int64)
+        self._layer_activation = [""] * len(self.layers)
+        self._forward_order: list[int] = []
+        self._activation_modules = [
+            (module, kind)
+            for module in model.modules()
+            if (kind := classify_activation(module)) and module not in self._layer_modules
+        ]
+        largest = {}  # layer -> index of its largest parameter
+        for i, layer in enumerate(param_layers):
+            if (
+                layer not in largest
+                or self._params[i].numel() > self._params[largest[layer]].numel()
+            ):
+                largest[layer] = i
+        tracked = sorted(largest.values())
+        self._updates = UpdateTracker(self._params, tracked, update_sample) if updates else None
+
+        columns: dict[str, list[str]] = {"global_grad_norm": ["global"]}
+        columns |= {q: self.params for q in PARAM_QUANTITIES}
+        columns |= {q: self.layers for q in LAYER_QUANTITIES}
+        self._history = History(columns, history_size)
+        self._non_finite: NonFiniteEvent | None = None
+        self.steps_seen = 0
+        self._pending: StepBuffer | None = None
+        self._closed: list[StepBuffer] = []
+        self._last_layer: int | None = None
+        self._handles: list[RemovableHandle] = []
+        self._step_handles: list[RemovableHandle] = []  # hooks present only on recorded steps
+        self._attached = False
+
+    # ----------------------------------------------------------------- attach / detach
+    def attach(self) -> GradientMonitor:
+        """Register the hooks; returns self."""
+        if self._attached:
+            raise RuntimeError("this GradientMonitor is already attached; call detach() first")
+        self._handles = [
+            self.model.register_forward_pre_hook(self._on_forward_start),
+            self.model.register_forward_hook(self._on_forward_end),
+        ]
+        if self._updates is not None:
+            self._handles += self._updates.attach(lambda: self._pending)
+        self._attached = True
+        return self
+
+    def detach(self) -> None:
+        """Remove every hook and store the pending steps; safe to call twice."""
+        for handle in self._handles + self._step_handles:
+            handle.remove()
+        self._handles, self._step_handles = [], []
+        self._attached = False
+        if self._pending is not None:
+            self._pending.remove_tensor_hooks()
+        self._close_pending()
+        self._store_closed()
+
+    def __enter__(self) -> GradientMonitor:
+        return self.attach()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.detach()
+
+    # ----------------------------------------------------------------- results
+    def _bring_up_to_date(self) -> None:
+        """Store every finished step, including one whose backward is done but not stepped."""
+        if self._pending is not None and self._pending.backward_done:
+            self._close_pending()
+        self._store_closed()
+
+    @property
+    def history(self) -> History:
+        """The bounded history of recorded steps, up to date."""
+        self._bring_up_to_date()
+        return self._history
+
+    @property
+    def non_finite(self) -> NonFiniteEvent | None:
+        """The first recorded step and layer where a value became NaN/inf, or None."""
+        self._bring_up_to_date()
+        return self._non_finite
+
+    def recording(self) -> Recording:
+        """The measured quantities so far, with names, for diagnosis and plotting."""
+        history = self.history
+        return Recording(
+            layers=list(self.layers),
+            layer_types=[type(m).__name__ for m in self._layer_modules],
+            layer_activations=list(self._layer_activation),
+            forward_order=list(self._forward_order),
+            params=list(self.params),
+            param_layers=self._param_layers.copy(),
+            param_sizes=self._param_sizes.copy(),
+            history=history,
+            non_finite=self._non_finite,
+            steps_seen=self.steps_seen,
+            every=self.every,
+        )
+
+    def report(
+        self, *, clip_threshold: float | None = None, thresholds: Thresholds | None = None
+    ) -> Report:
+        """Diagnose the recorded history; pass the clip_grad_norm_ max_norm you use, if any."""
+        return find_problems(self.recording(), clip_threshold=clip_threshold, thresholds=thresholds)
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """The history as arrays (rows = recorded steps); column names are .params / .layers."""
+        return self.recording().history.to_numpy()
+
+    def to_dict(self) -> dict[str, object]:
+        """The history as plain dicts and lists, keyed by parameter or layer name."""
+        return self.recording().to_dict()
+
+    # ----------------------------------------------------------------- step bookkeeping
+    def _close_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        pending.close()
+        if pending.backward_done:  # a forward without backward records nothing
+            self._closed.append(pending)
+
+    def _store_closed(self) -> None:
+        """Turn closed steps into history rows: one host transfer and one row build per run of
+        steps that recorded the same layers in the same order (usually all of them)."""
+        closed, self._closed = self._closed, []
+        start = 0
+        while start < len(closed):
+            first = closed[start]
+            signature = first.signature()
+            end = start + 1
+            while end < len(closed) and closed[end].signature() == signature:
+                end += 1
+            run = closed[start:end]
+            start = end
+            if first.called and not self._forward_order:
+                self._forward_order = list(dict.fromkeys(first.called))
+            if first.stacked is None:
+                flat = np.zeros((len(run), 0))
+            else:
+                flat = torch.stack([p.stacked for p in run]).double().numpy()
+            rows, event = first.to_rows(
+                flat,
+                n_layers=len(self.layers),
+                param_layers=self._param_layers,
+                param_sizes=self._param_sizes,
+                layer_hooks=self.activations or self.output_grads,
+            )
+            if self._non_finite is None and event is not None:
+                row, quantity, index, is_param = event
+                layer_index = self._param_layers[index] if is_param else index
+                layer = self.layers[layer_index] if self.layers else ""
+                self._non_finite = NonFiniteEvent(run[row].step, layer, quantity)
+            self._history.extend([p.step for p in run], rows)
+
+    # ----------------------------------------------------------------- forward
+    def _on_forward_start(self, module: nn.Module, args: tuple) -> None:
+        if not torch.is_grad_enabled():
+            return
+        self._close_pending()
+        if len(self._closed) >= STORE_BATCH:
+            self._store_closed()
+        step = self.steps_seen
+        self.steps_seen += 1
+        if step % self.every:
+            self._remove_step_hooks()
+            return
+        self._pending = StepBuffer(step)
+        self._last_layer = None
+        self._install_step_hooks()
+        x = first_tensor(args)
+        if x is not None and x.is_floating_point():
+            self._pending.input_sum = x.detach().sum()  # one kernel; NaN/inf in x makes it so
+
+    def _on_forward_end(self, module: nn.Module, args: tuple, output: object) -> None:
+        pending = self._pending
+        if pending is None or not torch.is_grad_enabled() or pending.forward_done:
+            return
+        pending.forward_done = True
+        # One hook on the model's output tells us backward started, whatever else is hooked.
+        out = first_tensor(output)
+        if out is not None and out.requires_grad:
+            hook = partial(self._on_backward, pending)
+            pending.tensor_hooks.append(register_gradient_hook(out, hook))
+
+    def _install_step_hooks(self) -> None:
+        if self._step_handles:
+            return
+        handles = [
+            p.register_post_accumulate_grad_hook(partial(self._on_param_grad, i))
+            for i, p in enumerate(self._params)
+        ]
+        if self.activations or self.output_grads:
+            for index, module in enumerate(self._layer_modules):
+                # prepend: when the root itself is a layer (e.g. a bare nn.LSTM), its layer hook
+                # must run before _on_forward_end marks the forward as done.
+                hook = self._layer_hook(index)
+                handles.append(module.register_forward_hook(hook, prepend=True))
+        if self.activations:
+            for module, kind in self._activation_modules:
+                handles.append(module.register_forward_hook(self._activation_hook(kind)))
+        self._step_handles = handles
+
+    def _remove_step_hooks(self) -> None:
+        for handle in self._step_handles:
+            handle.remove()
+        self._step_handles = []
+
+    # The forward hooks run ~40 times per recorded step, so they are closures over their layer's
+    # constants with the common case (a single contiguous output tensor) inlined.
+    def _sample_limit(self) -> float:
+        """Activation statistics use at most this many leading elements of an output."""
+        return math.inf if self.activation_sample is None else self.activation_sample
+
+    def _layer_hook(self, index: int) -> Callable[[nn.Module, tuple, object], None]:
+        """The forward hook of layer `index`: activation sums and its output-gradient hook."""
+        activations, output_grads = self.activations, self.output_grads
+        limit = self._sample_limit()
+        vector_norm, on_output_grad = torch.linalg.vector_norm, self._on_output_grad
+
+        def on_layer_output(module: nn.Module, args: tuple, output: object) -> None:
+            pending = self._pending
+            if pending is None or pending.forward_done:
+                return
+            self._last_layer = index
+            pending.called.append(index)
+            out = output if isinstance(output, torch.Tensor) else first_tensor(output)
+            if out is None or not out.is_floating_point():
+                return
+            if activations:
+                values = out.detach()
+                size = values.numel()
+                if size > limit and values.is_contiguous():
+                    values, size = values.view(-1)[:limit], limit
+                pending.act_layers.append(index)
+                pending.act_sizes.append(size)
+                # sum and L2 norm are single fast kernels; mean and std follow on the host.
+                pending.act_values += (values.sum(), vector_norm(values))
+            if output_grads and out.requires_grad:
+                hook = partial(on_output_grad, pending, index, out.numel(), out.output_nr)
+                pending.tensor_hooks.append(register_gradient_hook(out, hook))
+
+        return on_layer_output
+
+    def _activation_hook(self, kind: str) -> Callable[[nn.Module, tuple, object], None]:
+        """The forward hook of an activation module: its dead or saturated count."""
+        limit, layer_activation = self._sample_limit(), self._layer_activation
+        saturation, live = kind in ("sigmoid", "tanh"), kind == "relu"
+
+        def on_activation_output(module: nn.Module, args: tuple, output: object) -> None:
+            # The activation is attributed to the layer that ran just before it (Linear -> ReLU).
+            pending, index = self._pending, self._last_layer
+            if pending is None or index is None or pending.forward_done:
+                return
+            out = output if isinstance(output, torch.Tensor) else first_tensor(output)
+            if out is None:
+                return
+            out = out.detach()
+            size = out.numel()
+            if size > limit and out.is_contiguous():
+                out, size = out.view(-1)[:limit], limit
+            layer_activation[index] = kind
+            pending.flag_layers.append(index)
+            pending.flag_sizes.append(size)
+            pending.flag_saturation.append(saturation)
+            pending.flag_live.append(live)
+            # ReLU outputs are >= 0, so sign() is 1 where alive: count_flagged's kernel, inlined.
+            pending.flag_values.append(out.sign().sum() if live else count_flagged(out, kind))
+
+        return on_activation_output
+
+    # ----------------------------------------------------------------- backward
+    def _on_backward(self, pending: StepBuffer, grad_outputs: object = None) -> None:
+        if pending is self._pending and not pending.callback_queued:
+            pending.callback_queued = True
+            engine = torch.autograd.Variable._execution_engine
+            engine.queue_callback(partial(self._on_backward_end, pending))
+
+    def _on_output_grad(
+        self, pending: StepBuffer, index: int, size: int, output_nr: int, grad_outputs: tuple
+    ) -> None:
+        grad = grad_outputs[output_nr]
+        if pending is not self._pending or grad is None:
+            return
+        self._on_backward(pending)
+        pending.grad_out_layers.append(index)
+        pending.grad_out_sizes.append(size)
+        pending.grad_out_values.append(torch.linalg.vector_norm(grad.detach()))
+
+    def _on_param_grad(self, index: int, param: torch.Tensor) -> None:
+        """After autograd accumulated param.grad: keep it (normed with the others at the end)."""
+        pending, grad = self._pending, param.grad
+        if (
+            pending is None or pending.backward_done or grad is None
+        ):  # None: an earlier hook took it
+            return
+        if not pending.callback_queued:
+            self._on_backward(pending)
+        pending.grad_params.append(index)
+        # The tensor, not param.grad later: a hook may step and clear .grad during backward.
+        pending.grad_group.append(grad)
+
+    def _on_backward_end(self, pending: StepBuffer) -> None:
+        """Runs once when autograd finishes: every .grad of this backward is accumulated."""
+        if pending is self._pending:
+            pending.norm_gradients()
+            pending.backward_done = True
+
+
+def register_gradient_hook(tensor: torch.Tensor, hook: Callable[[tuple], None]) -> RemovableHandle:
+    """Call hook(grad_outputs) in backward, where grad_outputs[tensor.output_nr] is its gradient.
+
+    A pre-hook on the node that made `tensor` sees the gradient a tensor hook would (also when the
+    tensor is later changed in place, e.g. by ReLU(inplace=True)), without the Python bookkeeping of
+    Tensor.register_hook, which costs ~5 µs per layer per recorded step.
+    """
+    node = tensor.grad_fn
+    if node is None:  # a leaf (output_nr 0): only a tensor hook sees its gradient
+        return tensor.register_hook(lambda grad: hook((grad,)))
+    return node.register_prehook(hook)
