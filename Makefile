@@ -11,6 +11,7 @@ setup: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
+	-$(PY) -m pip uninstall -q -y gradlab 2>/dev/null  # the package's old distribution name
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

@@ -29,6 +29,7 @@ import jupytext
 import nbformat
 from jupytext.config import load_jupytext_config
 
+import gradlab  # the package root only, for __version__ (it loads nothing else)
 from gradlab.grading.declarations import exercise_points, find_check_calls
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -188,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
     parser = argparse.ArgumentParser(
         prog="python -m gradlab.assign", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s (gradlab {gradlab.__version__})"
     )
     parser.add_argument("--solutions", type=Path, default=Path("solutions"))
     parser.add_argument("--exercises", type=Path, default=Path("exercises"))

@@ -27,6 +27,7 @@ from typing import Any
 
 import nbformat
 
+import gradlab  # the package root only, for __version__ (it loads nothing else)
 from gradlab.grading.checks import shorten
 from gradlab.grading.declarations import CheckDeclaration, exercise_points, find_check_calls
 from gradlab.grading.kernel_runner import CellRun, NotebookRun, RunLimits, run_notebook
@@ -243,6 +244,9 @@ def to_report(grades: list[NotebookGrade]) -> dict[str, Any]:
 def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m gradlab.grade", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s (gradlab {gradlab.__version__})"
     )
     parser.add_argument(
         "notebooks", nargs="+", type=Path, help="notebooks to grade (never modified)"
