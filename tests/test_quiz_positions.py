@@ -37,3 +37,48 @@ def test_chapter7_answers_are_spread(name: str) -> None:
         "all": notebook + questions.EXERCISE_CHECK,
     }
     assert_spread(sets[name])
+
+
+# --- Chapters 1 and 2 ---------------------------------------------------------------------------
+
+
+def chapter1_questions() -> tuple[Question, ...]:
+    from gradlab.chapters.ch01_chain_rule import questions
+
+    return questions.QUICK_CHECK + questions.EXERCISE_CHECK
+
+
+def chapter2_questions() -> tuple[Question, ...]:
+    from gradlab.chapters.ch02_activations import questions
+
+    return questions.KNOWLEDGE_CHECK + questions.EXERCISE_CHECK
+
+
+@pytest.mark.parametrize("load", [chapter1_questions, chapter2_questions], ids=["ch1", "ch2"])
+def test_chapter1_and_2_answers_are_spread(load) -> None:
+    questions = load()
+    assert_spread(questions)
+    assert len({question.answer for question in questions}) >= 3  # not just two positions
+
+
+def test_spread_check_fails_when_most_answers_share_a_position() -> None:
+    same = Question("?", ["a", "b", "c"], 1, ["x", "y", "z"])
+    other = Question("?", ["a", "b", "c"], 0, ["x", "y", "z"])
+    with pytest.raises(AssertionError):
+        assert_spread([same, same, other])
+
+
+def test_chapter1_quick_check_answer_is_the_product() -> None:
+    from gradlab.chapters.ch01_chain_rule import questions
+    from gradlab.theory import gradient_after_layers
+
+    (quick,) = questions.QUICK_CHECK
+    assert quick.choices[quick.answer] == f"about {gradient_after_layers(0.3, 15):.1e}"
+    assert "1.4e-08" in quick.choices[quick.answer]  # 0.3^15 = 1.43e-08
+
+
+def test_chapter2_relu_question_states_the_measured_fractions() -> None:
+    from gradlab.chapters.ch02_activations import questions
+
+    prompt = questions.KNOWLEDGE_CHECK[3].prompt
+    assert "about 2.8% of the gradient" in prompt and "with He init about 96%" in prompt
