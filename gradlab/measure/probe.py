@@ -23,99 +23,55 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradlab.formatting import format_factor, format_magnitude, format_number
+from gradlab.measure.chain import (
+    STATUS_BOUNDS,
+    STATUSES,
+    GradientChain,
+    classify_gradient,
+    geometric_mean,
+)
+from gradlab.measure.hooks import HookHandles, register_gradient_hook
 from gradlab.models.activations import activation_derivative
 from gradlab.models.mlp import activation_name, make_mlp
-from gradlab.monitor.gradient_monitor import register_gradient_hook
 
-# Status of a layer from its gradient relative to the last layer's (the one nearest the loss).
-# Lower bounds, checked from the top; anything below the last bound has vanished.
-STATUS_BOUNDS: tuple[tuple[str, float], ...] = (
-    ("exploded", 1e4),
-    ("large", 10.0),
-    ("healthy", 0.1),
-    ("small", 1e-3),
-    ("very small", 1e-6),
-)
-STATUSES: tuple[str, ...] = (*(name for name, _ in STATUS_BOUNDS), "vanished")
-
-
-def classify_gradient(relative: float) -> str:
-    """Label a gradient norm relative to the last layer's: healthy, small, ..., exploded."""
-    if not math.isfinite(relative):
-        return "exploded"
-    for name, bound in STATUS_BOUNDS:
-        if relative >= bound:
-            return name
-    return "vanished"
+# The status names and rule live in measure.chain; chapters and tests import them from here too.
+__all__ = [
+    "STATUSES",
+    "STATUS_BOUNDS",
+    "GradientProbe",
+    "classify_gradient",
+    "make_batch",
+    "measure_gradient_flow",
+    "probe_gradients",
+]
 
 
-@dataclass(frozen=True)
-class GradientProbe:
+@dataclass(frozen=True, kw_only=True)
+class GradientProbe(GradientChain):
     """Per-layer gradient measurements from one backward pass (index 0 = first layer).
 
-    activation_grad_norms: ‖∂L/∂h_l‖ (Frobenius over the batch), the gradient reaching layer l's
-    output. input_grad_norm: ‖∂L/∂(first probed layer's input)‖. weight_grad_norms: ‖∂L/∂W_l‖ of
-    `.linear.weight` for gradlab blocks, else of all the layer's parameters together (nan when it
-    has none, see has_parameters). measured_factors: ‖∂L/∂h_(l-1)‖ / ‖∂L/∂h_l‖, with h_(-1) the
-    first probed layer's input. When the probed layers form a chain (each one's output is the next
-    one's input) that is what layer l does to the gradient; otherwise it is what everything between
-    the two probed outputs does. predicted_factors: rms f'(z_l) × gain(W_l), nan (printed n/a) when
-    undefined: no `.linear` and `.activation`, or a forward pass that overflowed. Non-finite
-    measured values stay inf/nan and are labelled 'exploded'.
+    A GradientChain whose grad_norms are ‖∂L/∂(first probed layer's input)‖ followed by
+    activation_grad_norms, ‖∂L/∂h_l‖ (Frobenius over the batch), the gradient reaching layer l's
+    output. measured_factors: ‖∂L/∂h_(l-1)‖ / ‖∂L/∂h_l‖, with h_(-1) the first probed layer's
+    input. When the probed layers form a chain (each one's output is the next one's input) that is
+    what layer l does to the gradient; otherwise it is what everything between the two probed
+    outputs does. predicted_factors: rms f'(z_l) × gain(W_l), nan (printed n/a) when undefined: no
+    `.linear` and `.activation`, or a forward pass that overflowed. Non-finite measured values stay
+    inf/nan and are labelled 'exploded'.
     """
 
-    layer_names: tuple[str, ...]
-    activation_grad_norms: np.ndarray
-    input_grad_norm: float
+    # ‖∂L/∂W_l‖ of `.linear.weight` for gradlab blocks, else of all the layer's parameters together
+    # (nan when it has none, see has_parameters)
     weight_grad_norms: np.ndarray
-    measured_factors: np.ndarray
-    activation_slopes: np.ndarray
-    weight_gains: np.ndarray
-    predicted_factors: np.ndarray
-    relative_grad_norms: np.ndarray
-    statuses: tuple[str, ...]
-    loss: float
-    has_parameters: tuple[bool, ...] = ()
+    activation_slopes: np.ndarray  # rms f'(z_l) over the batch (nan when undefined)
+    weight_gains: np.ndarray  # gain(W_l) = std(W_l)·√fan_in (nan when the layer has no .linear)
+    loss: float  # the loss of the probed batch
+    has_parameters: tuple[bool, ...] = ()  # per layer: owns trainable parameters
 
     @property
-    def depth(self) -> int:
-        """Number of probed layers."""
-        return len(self.layer_names)
-
-    @property
-    def total_measured(self) -> float:
-        """‖∂L/∂(first input)‖ / ‖∂L/∂h_L‖: what the whole stack did to the gradient (product of factors)."""
-        with np.errstate(all="ignore"):
-            return float(self.input_grad_norm / self.activation_grad_norms[-1])
-
-    @property
-    def total_predicted(self) -> float:
-        """The product of the predicted per-layer factors."""
-        with np.errstate(all="ignore"):
-            return float(np.prod(self.predicted_factors))
-
-    @property
-    def usable_factors(self) -> np.ndarray:
-        """The measured factors that are finite and non-zero (where no gradient under- or overflowed)."""
-        factors = self.measured_factors
-        return factors[np.isfinite(factors) & (factors > 0)]
-
-    @property
-    def typical_factor(self) -> float:
-        """What one layer does to the gradient: the geometric mean of the usable measured factors.
-
-        Equal to total_measured^(1/depth) when no gradient underflowed to 0 or overflowed; otherwise
-        taken over the layers where both sides of the factor are finite and non-zero (nan if none).
-        """
-        usable = self.usable_factors
-        return _geometric_mean(usable) if usable.size else math.nan
-
-    @property
-    def predicted_grad_norms(self) -> np.ndarray:
-        """‖∂L/∂h_l‖ predicted from the last layer's gradient times the predicted factors above l."""
-        with np.errstate(all="ignore"):
-            above = np.cumprod(self.predicted_factors[:0:-1])[::-1]  # product over layers l+1..L
-            return self.activation_grad_norms[-1] * np.append(above, 1.0)
+    def activation_grad_norms(self) -> np.ndarray:
+        """‖∂L/∂h_l‖ per probed layer: the gradient reaching its output (output_grad_norms)."""
+        return self.output_grad_norms
 
     def summary(self) -> str:
         """Three lines a learner reads: the whole stack's factor, one layer's, and the prediction.
@@ -140,8 +96,8 @@ class GradientProbe:
             mean = f" (geometric mean of the {usable} factors where no gradient is 0, inf or nan)"
         else:
             note = "; each layer's factor involves a gradient that is 0, inf or nan"
-        slope = _geometric_mean(self.activation_slopes)
-        gain = _geometric_mean(self.weight_gains)
+        slope = geometric_mean(self.activation_slopes)
+        gain = geometric_mean(self.weight_gains)
         parts = (
             f"rms f'(z) {format_number(slope)} × gain(W) {format_number(gain)}"
             " (geometric means over the layers)"
@@ -195,11 +151,6 @@ def _predicted(value: float) -> str:
     return "n/a" if math.isnan(value) else format_factor(value)
 
 
-def _geometric_mean(values: np.ndarray) -> float:
-    with np.errstate(all="ignore"):
-        return float(np.exp(np.mean(np.log(values))))
-
-
 def _norm(tensor: torch.Tensor | None) -> float:
     if tensor is None:
         return 0.0
@@ -241,6 +192,39 @@ def probe_gradients(
             works; factors are per layer when consecutive probed layers form a chain (see
             GradientProbe). The model's parameters' `.grad` are left untouched.
     """
+    layers = _layers_to_probe(model, layers)
+    weights = [_own_parameters(layer) for layer in layers]
+    caught = _hooked_backward(
+        model, x, y, loss_fn, layers, [w for group in weights for w in group], seed
+    )
+    grad_norms = np.array([_norm(caught.grads[i]) for i in range(-1, len(layers))])
+    weight_norms = iter(_norm(grad) for grad in caught.weight_grads)
+    slopes, gains = zip(
+        *(_slope_and_gain(layer, caught.pre_activations.get(i)) for i, layer in enumerate(layers)),
+        strict=True,
+    )
+    with np.errstate(all="ignore"):
+        predicted = np.array(slopes) * np.array(gains)
+    names = {id(module): name for name, module in model.named_modules()}
+    return GradientProbe(
+        layer_names=tuple(names.get(id(layer), f"layer{i}") for i, layer in enumerate(layers)),
+        grad_norms=grad_norms,
+        predicted_factors=predicted,
+        weight_grad_norms=np.array(
+            [
+                math.hypot(*(next(weight_norms) for _ in group)) if group else math.nan
+                for group in weights
+            ]
+        ),
+        activation_slopes=np.array(slopes),
+        weight_gains=np.array(gains),
+        loss=caught.loss,
+        has_parameters=tuple(bool(group) for group in weights),
+    )
+
+
+def _layers_to_probe(model: nn.Module, layers: Sequence[nn.Module] | None) -> list[nn.Module]:
+    """The given layers as a list, or the model's `.layers`; at least one."""
     if layers is None:
         if not hasattr(model, "layers"):
             raise ValueError("layers must be given for a model without a `.layers` attribute")
@@ -248,29 +232,48 @@ def probe_gradients(
     layers = list(layers)
     if not layers:
         raise ValueError("layers must contain at least one module")
-    names = {id(module): name for name, module in model.named_modules()}
-    count = len(layers)
-    # Index -1 is the first probed layer's input; 0..count-1 are the probed layers' outputs.
+    return layers
+
+
+@dataclass(frozen=True)
+class _CaughtGradients:
+    """What the hooks of one probed backward pass caught."""
+
+    grads: dict[int, torch.Tensor | None]  # -1: the first layer's input; 0..: each layer's output
+    pre_activations: dict[int, torch.Tensor]  # z_l of layers with a `.linear`
+    weight_grads: list[torch.Tensor | None]  # ∂L/∂w for the weights passed in, in order
+    loss: float
+
+
+def _hooked_backward(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
+    layers: list[nn.Module],
+    weights: list[torch.Tensor],
+    seed: int,
+) -> _CaughtGradients:
+    """One forward and backward pass with hooks on `layers`; every hook is removed afterwards."""
     grads: dict[int, torch.Tensor | None] = {}
     pre_activations: dict[int, torch.Tensor] = {}
-    forward_handles, gradient_handles = [], []
-    forward_handles.append(
-        layers[0].register_forward_pre_hook(_catch_input(grads, gradient_handles))
-    )
-    for index, layer in enumerate(layers):
-        forward_handles.append(layer.register_forward_hook(_catch(grads, gradient_handles, index)))
-        if isinstance(getattr(layer, "linear", None), nn.Linear):
-            forward_handles.append(
-                layer.linear.register_forward_hook(_store(pre_activations, index))
-            )
-    weights = [_own_parameters(layer) for layer in layers]
-    flat_weights = [w for group in weights for w in group]
-    try:
+    with HookHandles() as gradient_hooks:
         x = x.detach().clone().requires_grad_(True)
-        output = model(x)
-        for handle in forward_handles:
-            handle.remove()
-        if len(grads) != count + 1:
+        # Forward hooks only register the gradient hooks, so they go as soon as the forward ends.
+        with HookHandles() as forward_hooks:
+            forward_hooks.append(
+                layers[0].register_forward_pre_hook(_catch_input(grads, gradient_hooks))
+            )
+            for index, layer in enumerate(layers):
+                forward_hooks.append(
+                    layer.register_forward_hook(_catch(grads, gradient_hooks, index))
+                )
+                if isinstance(getattr(layer, "linear", None), nn.Linear):
+                    forward_hooks.append(
+                        layer.linear.register_forward_hook(_store(pre_activations, index))
+                    )
+            output = model(x)
+        if len(grads) != len(layers) + 1:
             raise ValueError("every module in layers must run in the model's forward pass")
         if loss_fn is None:
             loss_fn = F.cross_entropy
@@ -279,42 +282,8 @@ def probe_gradients(
             y = torch.randint(0, output.shape[-1], (output.shape[0],), generator=generator)
         loss = loss_fn(output, y)
         # Asking for ∂L/∂x runs every node between the loss and the input, so each hook fires.
-        _, *weight_grads = torch.autograd.grad(loss, [x, *flat_weights], allow_unused=True)
-    finally:
-        for handle in forward_handles + gradient_handles:
-            handle.remove()
-
-    activation_norms = np.array([_norm(grads[i]) for i in range(count)])
-    input_norm = _norm(grads[-1])
-    grad_norms = iter(_norm(g) for g in weight_grads)
-    weight_norms = np.array(
-        [math.hypot(*(next(grad_norms) for _ in group)) if group else math.nan for group in weights]
-    )
-    below = np.concatenate([[input_norm], activation_norms[:-1]])
-    slopes, gains = zip(
-        *(_slope_and_gain(layer, pre_activations.get(i)) for i, layer in enumerate(layers)),
-        strict=True,
-    )
-    with np.errstate(all="ignore"):
-        measured = below / activation_norms
-        relative = activation_norms / activation_norms[-1]
-        predicted = np.array(slopes) * np.array(gains)
-    if activation_norms[-1] == 0:
-        relative = np.where(activation_norms == 0, 0.0, np.inf)
-    return GradientProbe(
-        layer_names=tuple(names.get(id(layer), f"layer{i}") for i, layer in enumerate(layers)),
-        activation_grad_norms=activation_norms,
-        input_grad_norm=input_norm,
-        weight_grad_norms=weight_norms,
-        measured_factors=measured,
-        activation_slopes=np.array(slopes),
-        weight_gains=np.array(gains),
-        predicted_factors=predicted,
-        relative_grad_norms=relative,
-        statuses=tuple(classify_gradient(r) for r in relative),
-        loss=float(loss.detach()),
-        has_parameters=tuple(bool(group) for group in weights),
-    )
+        _, *weight_grads = torch.autograd.grad(loss, [x, *weights], allow_unused=True)
+    return _CaughtGradients(grads, pre_activations, weight_grads, float(loss.detach()))
 
 
 def _own_parameters(layer: nn.Module) -> list[torch.Tensor]:
@@ -325,7 +294,7 @@ def _own_parameters(layer: nn.Module) -> list[torch.Tensor]:
     return [p for p in layer.parameters() if p.requires_grad]
 
 
-def _catch_gradient(grads: dict, handles: list, index: int, tensor: torch.Tensor) -> None:
+def _catch_gradient(grads: dict, handles: HookHandles, index: int, tensor: torch.Tensor) -> None:
     """Store ∂L/∂tensor in grads[index] during backward, as the tensor is now (in-place safe)."""
     output_nr = tensor.output_nr  # read now: an in-place op later changes it
 
@@ -337,14 +306,14 @@ def _catch_gradient(grads: dict, handles: list, index: int, tensor: torch.Tensor
         handles.append(register_gradient_hook(tensor, hook))
 
 
-def _catch_input(grads: dict, handles: list):
+def _catch_input(grads: dict, handles: HookHandles):
     def pre_hook(module: nn.Module, inputs: tuple) -> None:
         _catch_gradient(grads, handles, -1, inputs[0])
 
     return pre_hook
 
 
-def _catch(grads: dict, handles: list, index: int):
+def _catch(grads: dict, handles: HookHandles, index: int):
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         _catch_gradient(grads, handles, index, output)
 

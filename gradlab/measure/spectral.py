@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from gradlab.formatting import format_factor, format_magnitude
-from gradlab.measure.probe import classify_gradient
+from gradlab.measure.chain import GradientChain, geometric_mean, grad_norm_curve
 from gradlab.models.activations import activation_derivative, activation_function
 
 WEIGHT_KINDS: tuple[str, ...] = ("orthogonal", "gaussian")
@@ -88,28 +88,22 @@ def make_weights(
     return torch.from_numpy(weight_scale * q).float()
 
 
-@dataclass(frozen=True)
-class GrowthMeasurement:
+@dataclass(frozen=True, kw_only=True)
+class GrowthMeasurement(GradientChain):
     """One backward pass through h_l = f(W_l h_(l-1)), predicted beside measured.
 
-    grad_norms[l] = ‖∂L/∂h_l‖ for l = 0..depth (0 = input, depth = output, where it is 1).
-    Per layer (index 0 = first): largest_singular_values σ_max(W_l), rms_singular_values (the
-    typical stretch), slopes = rms f'(z_l) over the batch.
+    A GradientChain: grad_norms[l] = ‖∂L/∂h_l‖ for l = 0..depth (0 = input, depth = output, where
+    it is 1); predicted_factors = σ_max(W_l) × slope_l, the estimate of what layer l multiplies
+    the gradient by. Per layer (index 0 = first): largest_singular_values σ_max(W_l),
+    rms_singular_values (the typical stretch), slopes = rms f'(z_l) over the batch.
     """
 
-    depth: int
-    weight_scale: float
-    kind: str
-    activation: str
-    grad_norms: np.ndarray
-    largest_singular_values: np.ndarray
-    rms_singular_values: np.ndarray
-    slopes: np.ndarray
-
-    @property
-    def predicted_factors(self) -> np.ndarray:
-        """σ_max(W_l) × slope_l: the estimate of what layer l multiplies the gradient by."""
-        return self.largest_singular_values * self.slopes
+    weight_scale: float  # every W_l is weight_scale × a random orthogonal or Gaussian matrix
+    kind: str  # 'orthogonal' or 'gaussian' (WEIGHT_KINDS)
+    activation: str  # f: 'linear', 'tanh' or 'relu' (CHAIN_ACTIVATIONS)
+    largest_singular_values: np.ndarray  # σ_max(W_l) per layer
+    rms_singular_values: np.ndarray  # ‖W_l‖_F / √width per layer
+    slopes: np.ndarray  # rms f'(z_l) over the batch per layer (1 for linear)
 
     @property
     def typical_factors(self) -> np.ndarray:
@@ -117,16 +111,9 @@ class GrowthMeasurement:
         return self.rms_singular_values * self.slopes
 
     @property
-    def measured_factors(self) -> np.ndarray:
-        """‖∂L/∂h_(l-1)‖ / ‖∂L/∂h_l‖ per layer."""
-        with np.errstate(all="ignore"):
-            return self.grad_norms[:-1] / self.grad_norms[1:]
-
-    @property
     def predicted_growth(self) -> float:
         """∏ σ_max × slope: the predicted gradient at the input (the output's is 1)."""
-        with np.errstate(all="ignore"):
-            return float(np.prod(self.predicted_factors))
+        return self.total_predicted
 
     @property
     def typical_growth(self) -> float:
@@ -137,29 +124,18 @@ class GrowthMeasurement:
     @property
     def measured_growth(self) -> float:
         """‖∂L/∂h_0‖ / ‖∂L/∂h_L‖ from the real backward pass."""
-        with np.errstate(all="ignore"):
-            return float(self.grad_norms[0] / self.grad_norms[-1])
-
-    @property
-    def predicted_grad_norms(self) -> np.ndarray:
-        """The predicted ‖∂L/∂h_l‖ for l = 0..depth (products of the factors above l)."""
-        return _curve(self.predicted_factors, self.grad_norms[-1])
+        return self.total_measured
 
     @property
     def typical_grad_norms(self) -> np.ndarray:
         """‖∂L/∂h_l‖ from the typical factors, for l = 0..depth."""
-        return _curve(self.typical_factors, self.grad_norms[-1])
-
-    @property
-    def status(self) -> str:
-        """healthy / small / ... / exploded, for the gradient reaching the input."""
-        return classify_gradient(self.measured_growth)
+        return grad_norm_curve(self.typical_factors, self.grad_norms[-1])
 
     def summary(self) -> str:
         """Three lines: the matrices, the per-layer factor, and the growth over depth."""
-        sigma = _geometric_mean(self.largest_singular_values)
-        rms = _geometric_mean(self.rms_singular_values)
-        slope = _geometric_mean(self.slopes)
+        sigma = geometric_mean(self.largest_singular_values)
+        rms = geometric_mean(self.rms_singular_values)
+        slope = geometric_mean(self.slopes)
         with np.errstate(all="ignore"):
             per_layer = self.measured_growth ** (1.0 / self.depth)
         layers = "layer" if self.depth == 1 else "layers"
@@ -181,16 +157,6 @@ class GrowthMeasurement:
             f"measured {_growth(self.measured_growth)}"
             + (f" ({self.status})" if _is_positive(self.measured_growth) else "")
         )
-
-
-def _curve(factors: np.ndarray, top: float) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        return top * np.append(np.cumprod(factors[::-1])[::-1], 1.0)
-
-
-def _geometric_mean(values: np.ndarray) -> float:
-    with np.errstate(all="ignore"):
-        return float(np.exp(np.mean(np.log(values))))
 
 
 def _is_positive(value: float) -> bool:
@@ -253,15 +219,18 @@ def measure_growth(
     loss = (hidden[-1] * upstream).sum()
     grads = torch.autograd.grad(loss, hidden)
     stack = weights.double().numpy()
+    largest = np.linalg.svd(stack, compute_uv=False)[:, 0]
+    slopes = np.array([_slope(activation, z.detach()) for z in pre_activations])
     return GrowthMeasurement(
-        depth=depth,
+        layer_names=tuple(f"layer{layer}" for layer in range(1, depth + 1)),
+        grad_norms=np.array([float(torch.linalg.vector_norm(g.double())) for g in grads]),
+        predicted_factors=largest * slopes,
         weight_scale=float(weight_scale),
         kind=kind,
         activation=activation,
-        grad_norms=np.array([float(torch.linalg.vector_norm(g.double())) for g in grads]),
-        largest_singular_values=np.linalg.svd(stack, compute_uv=False)[:, 0],
+        largest_singular_values=largest,
         rms_singular_values=np.linalg.norm(stack, axis=(1, 2)) / math.sqrt(width),
-        slopes=np.array([_slope(activation, z.detach()) for z in pre_activations]),
+        slopes=slopes,
     )
 
 

@@ -26,13 +26,14 @@ from types import TracebackType
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.hooks import RemovableHandle
 
 from gradlab.diagnosis.report import Report, Thresholds
 from gradlab.diagnosis.rules import find_problems
-from gradlab.measure.activation_stats import classify_activation, count_flagged
+from gradlab.measure.activation_stats import count_flagged
+from gradlab.measure.hooks import HookHandles, first_tensor, register_gradient_hook
 from gradlab.monitor.history import History, NonFiniteEvent, Recording
-from gradlab.monitor.step import StepBuffer, first_tensor
+from gradlab.monitor.layers import find_layers
+from gradlab.monitor.step import StepBuffer
 from gradlab.monitor.updates import UpdateTracker
 
 PARAM_QUANTITIES = ("grad_norm", "has_grad")
@@ -95,43 +96,14 @@ class GradientMonitor:
         self.model, self.every = model, every
         self.activations, self.output_grads = activations, output_grads
 
-        # Layers: modules owning trainable parameters; each parameter belongs to its first owner.
-        self._layer_modules: list[nn.Module] = []
-        self.layers: list[str] = []
-        self._params: list[nn.Parameter] = []
-        self.params: list[str] = []
-        param_layers: list[int] = []
-        seen: set[int] = set()
-        for name, module in model.named_modules():
-            own = [
-                (f"{name}.{p_name}" if name else p_name, p)
-                for p_name, p in module.named_parameters(recurse=False)
-                if p.requires_grad and id(p) not in seen
-            ]
-            seen |= {id(p) for _, p in own}
-            if own:
-                param_layers += [len(self.layers)] * len(own)
-                self.layers.append(name)
-                self._layer_modules.append(module)
-                self.params += [p_name for p_name, _ in own]
-                self._params += [p for _, p in own]
-        self._param_layers = np.asarray(param_layers, dtype=np.int64)
-        self._param_sizes = np.asarray([p.numel() for p in self._params], dtype=np.int64)
+        found = find_layers(model)
+        self.layers, self.params = found.names, found.param_names
+        self._layer_modules, self._params = found.modules, found.params
+        self._param_layers, self._param_sizes = found.param_layers, found.param_sizes
+        self._activation_modules = found.activation_modules
         self._layer_activation = [""] * len(self.layers)
         self._forward_order: list[int] = []
-        self._activation_modules = [
-            (module, kind)
-            for module in model.modules()
-            if (kind := classify_activation(module)) and module not in self._layer_modules
-        ]
-        largest = {}  # layer -> index of its largest parameter
-        for i, layer in enumerate(param_layers):
-            if (
-                layer not in largest
-                or self._params[i].numel() > self._params[largest[layer]].numel()
-            ):
-                largest[layer] = i
-        tracked = sorted(largest.values())
+        tracked = found.largest_params  # an update ratio per layer: of its largest parameter
         self._updates = UpdateTracker(self._params, tracked, update_sample) if updates else None
 
         columns: dict[str, list[str]] = {"global_grad_norm": ["global"]}
@@ -143,8 +115,8 @@ class GradientMonitor:
         self._pending: StepBuffer | None = None
         self._closed: list[StepBuffer] = []
         self._last_layer: int | None = None
-        self._handles: list[RemovableHandle] = []
-        self._step_handles: list[RemovableHandle] = []  # hooks present only on recorded steps
+        self._handles = HookHandles()
+        self._step_handles = HookHandles()  # hooks present only on recorded steps
         self._attached = False
 
     # ----------------------------------------------------------------- attach / detach
@@ -152,20 +124,17 @@ class GradientMonitor:
         """Register the hooks; returns self."""
         if self._attached:
             raise RuntimeError("this GradientMonitor is already attached; call detach() first")
-        self._handles = [
-            self.model.register_forward_pre_hook(self._on_forward_start),
-            self.model.register_forward_hook(self._on_forward_end),
-        ]
+        self._handles.append(self.model.register_forward_pre_hook(self._on_forward_start))
+        self._handles.append(self.model.register_forward_hook(self._on_forward_end))
         if self._updates is not None:
-            self._handles += self._updates.attach(lambda: self._pending)
+            self._handles.extend(self._updates.attach(lambda: self._pending))
         self._attached = True
         return self
 
     def detach(self) -> None:
         """Remove every hook and store the pending steps; safe to call twice."""
-        for handle in self._handles + self._step_handles:
-            handle.remove()
-        self._handles, self._step_handles = [], []
+        self._handles.remove_all()
+        self._step_handles.remove_all()
         self._attached = False
         if self._pending is not None:
             self._pending.remove_tensor_hooks()
@@ -321,12 +290,10 @@ class GradientMonitor:
         if self.activations:
             for module, kind in self._activation_modules:
                 handles.append(module.register_forward_hook(self._activation_hook(kind)))
-        self._step_handles = handles
+        self._step_handles.extend(handles)
 
     def _remove_step_hooks(self) -> None:
-        for handle in self._step_handles:
-            handle.remove()
-        self._step_handles = []
+        self._step_handles.remove_all()
 
     # The forward hooks run ~40 times per recorded step, so they are closures over their layer's
     # constants with the common case (a single contiguous output tensor) inlined.
@@ -427,16 +394,3 @@ class GradientMonitor:
         if pending is self._pending:
             pending.norm_gradients()
             pending.backward_done = True
-
-
-def register_gradient_hook(tensor: torch.Tensor, hook: Callable[[tuple], None]) -> RemovableHandle:
-    """Call hook(grad_outputs) in backward, where grad_outputs[tensor.output_nr] is its gradient.
-
-    A pre-hook on the node that made `tensor` sees the gradient a tensor hook would (also when the
-    tensor is later changed in place, e.g. by ReLU(inplace=True)), without the Python bookkeeping of
-    Tensor.register_hook, which costs ~5 µs per layer per recorded step.
-    """
-    node = tensor.grad_fn
-    if node is None:  # a leaf (output_nr 0): only a tensor hook sees its gradient
-        return tensor.register_hook(lambda grad: hook((grad,)))
-    return node.register_prehook(hook)

@@ -237,16 +237,3 @@ class StepBuffer:
                 return ("param_grad", self.grad_params[k], True)
         return None
 
-
-def first_tensor(value: object) -> torch.Tensor | None:
-    """The first tensor in a module's output or arguments (tensors, tuples, lists, dicts)."""
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for item in value:
-            found = first_tensor(item)
-            if found is not None:
-                return found
-    if isinstance(value, dict):
-        return first_tensor(list(value.values()))
-    return None

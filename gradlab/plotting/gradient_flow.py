@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from gradlab.formatting import VANISHED, format_number
-from gradlab.measure.probe import GradientProbe
+from gradlab.measure.chain import GradientChain
 from gradlab.theory import FactorCurves, float_limits
 
 STATUS_COLORS = {
@@ -25,24 +25,25 @@ STATUS_COLORS = {
 
 # The gradient-flow axis always shows at least this many powers of ten either side of the last
 # layer's gradient, so a healthy network looks flat (not like noise blown up to fill the plot) and
-# a vanishing one visibly falls. The statuses are relative to that same gradient (gradlab.measure.probe).
+# a vanishing one visibly falls. The statuses are relative to that same gradient (gradlab.measure.chain).
 DECADES_AROUND_LAST = 3.0
 EDGE_MARGIN_DECADES = 0.5  # room between the data and the edge markers
 EXPLODED_LABEL = "exploded (inf/nan)"
 
 
-def gradient_flow_ylim(probe: GradientProbe) -> tuple[float, float] | None:
+def gradient_flow_ylim(probe: GradientChain) -> tuple[float, float] | None:
     """The y-range (log axis) of plot_gradient_flow: all finite, non-zero values plus a margin.
 
     At least DECADES_AROUND_LAST powers of ten either side of the last layer's gradient. None when
     no gradient is finite and non-zero (then there is nothing to put on a log axis).
     """
-    values = np.concatenate([probe.activation_grad_norms, probe.predicted_grad_norms])
+    # the predicted curve at the layers' outputs (its entry 0 is the input's)
+    values = np.concatenate([probe.output_grad_norms, probe.predicted_grad_norms[1:]])
     values = values[np.isfinite(values) & (values > 0)]
     if not values.size:
         return None
     low, high = np.log10(values.min()), np.log10(values.max())
-    last = probe.activation_grad_norms[-1]
+    last = probe.output_grad_norms[-1]
     if np.isfinite(last) and last > 0:
         low = min(low, np.log10(last) - DECADES_AROUND_LAST)
         high = max(high, np.log10(last) + DECADES_AROUND_LAST)
@@ -53,7 +54,7 @@ def gradient_flow_ylim(probe: GradientProbe) -> tuple[float, float] | None:
     return 10.0 ** (low - EDGE_MARGIN_DECADES), 10.0 ** (high + EDGE_MARGIN_DECADES)
 
 
-def plot_gradient_flow(probe: GradientProbe, ax: Axes | None = None) -> Axes:
+def plot_gradient_flow(probe: GradientChain, ax: Axes | None = None) -> Axes:
     """‖∂L/∂h_l‖ per layer on a log axis, coloured by status, with the predicted curve beside it.
 
     A gradient that underflowed to exactly 0 (the extreme of vanishing) cannot sit on a log axis:
@@ -64,11 +65,11 @@ def plot_gradient_flow(probe: GradientProbe, ax: Axes | None = None) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
     layers = np.arange(1, probe.depth + 1)
-    measured = probe.activation_grad_norms
+    measured = probe.output_grad_norms
     finite = np.isfinite(measured) & (measured > 0)
     vanished = measured == 0
     exploded = ~np.isfinite(measured)
-    predicted = probe.predicted_grad_norms
+    predicted = probe.predicted_grad_norms[1:]  # at each layer's output, like measured
     shown = np.isfinite(predicted) & (predicted > 0)
     if shown.any():
         ax.plot(layers[shown], predicted[shown], "--", color="gray", label="predicted")

@@ -15,13 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradlab.formatting import format_percent
+from gradlab.measure.chain import geometric_mean
 from gradlab.measure.probe import classify_gradient, measure_gradient_flow
 from gradlab.models.activations import ACTIVATIONS, check_activation
-
-
-def _geometric_mean(values: np.ndarray) -> float:
-    with np.errstate(all="ignore"):
-        return float(np.exp(np.mean(np.log(values))))
 
 
 @dataclass(frozen=True)
@@ -104,5 +100,5 @@ def compute_gradient_after_depth(
             for name in names
         ]
     )
-    remaining = np.array([_geometric_mean(row) for row in per_seed])
+    remaining = np.array([geometric_mean(row) for row in per_seed])
     return DepthComparison(depth, init, float(weight_scale), names, per_seed, remaining)
