@@ -9,13 +9,13 @@ import torch
 from gradlab.measure.divergence import (
     RunSymptoms,
     count_loss_jumps,
-    diagnose_run,
-    diagnose_seeds,
     find_loss_spike,
     format_gradients_at,
     format_symptoms,
     format_training_log,
     largest_loss_rise,
+    measure_symptoms,
+    measure_symptoms_over_seeds,
     summarize_seeds,
     total_weight_norms,
     train_at_learning_rates,
@@ -71,7 +71,7 @@ def test_total_weight_norm_matches_torch(data):
 
 def test_diverging_run_is_diagnosed(data):
     records = train_at_learning_rates([0.05, 3.0], data=data, steps=60)
-    calm, wild = (diagnose_run(records[lr], lr) for lr in (0.05, 3.0))
+    calm, wild = (measure_symptoms(records[lr], lr) for lr in (0.05, 3.0))
     assert calm.spike_step is None and calm.nonfinite_step is None and calm.loss_jumps == 0
     assert wild.spike_step is not None and wild.nonfinite_step is not None
     assert wild.spike_step < wild.nonfinite_step == wild.steps_run - 1
@@ -98,7 +98,7 @@ def test_largest_loss_rise_ignores_non_finite_steps():
 def test_seeds_are_diagnosed_and_summarised(data):
     records = train_over_seeds([0.05, 3.0], seeds=[0, 1], steps=30, data=data)
     assert [len(runs) for runs in records.values()] == [2, 2]
-    symptoms = diagnose_seeds(records, [0, 1])
+    symptoms = measure_symptoms_over_seeds(records, [0, 1])
     assert [row.seed for row in symptoms[3.0]] == [0, 1]
     for row, record in zip(symptoms[3.0], records[3.0], strict=True):
         step = record.first_nonfinite_step
@@ -114,7 +114,7 @@ def test_seeds_are_diagnosed_and_summarised(data):
     )
     assert summary[1].startswith("lr = 3.0: all 2 runs diverged, every one within the first 20")
     with pytest.raises(ValueError, match="holds 2 runs but 3 seeds"):
-        diagnose_seeds(records, [0, 1, 2])
+        measure_symptoms_over_seeds(records, [0, 1, 2])
 
 
 def test_summary_words_only_what_holds_for_every_run():

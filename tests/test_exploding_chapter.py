@@ -84,7 +84,7 @@ def sweep():
     crash = divergence.train_at_learning_rates([3.0], data=data, steps=16, stop_at_nonfinite=False)[
         3.0
     ]
-    return records, divergence.diagnose_seeds(records, divergence.SEEDS), crash
+    return records, divergence.measure_symptoms_over_seeds(records, divergence.SEEDS), crash
 
 
 def test_the_chapter_rates_and_seeds(sweep):

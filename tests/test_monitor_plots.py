@@ -15,7 +15,7 @@ from gradlab.chapters.ch07_monitoring.plots import (
     UPDATE_RATIO_REFERENCE,
     plot_dashboard,
     plot_grad_norms,
-    plot_losses,
+    plot_loss_curve,
     plot_update_ratios,
 )
 
@@ -51,9 +51,9 @@ def test_update_ratios_draw_the_reference_line_and_skip_unmeasured_steps() -> No
 
 
 def test_losses_linear_when_narrow_log_when_wide_and_nan_marked() -> None:
-    assert plot_losses(np.array([2.3, 2.2, 2.1])).get_yscale() == "linear"
-    assert plot_losses(np.array([2.3, 4e4, 1e9])).get_yscale() == "log"
-    ax = plot_losses(np.array([np.nan]))
+    assert plot_loss_curve(np.array([2.3, 2.2, 2.1])).get_yscale() == "linear"
+    assert plot_loss_curve(np.array([2.3, 4e4, 1e9])).get_yscale() == "log"
+    ax = plot_loss_curve(np.array([np.nan]))
     low, high = ax.get_ylim()
     assert high > low and "exploded (inf/nan)" in legend_texts(ax)
 

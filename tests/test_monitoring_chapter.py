@@ -11,8 +11,7 @@ import torch
 from torch import nn
 
 import gradlab
-from gradlab.chapters.ch07_monitoring import dashboard, scenarios
-from gradlab.chapters.ch07_monitoring import tutorial_monitor as seed_monitor
+from gradlab.chapters.ch07_monitoring import dashboard, scenarios, tutorial_monitor
 from gradlab.training.data import load_digits_split
 
 LOSS = nn.CrossEntropyLoss()
@@ -27,15 +26,17 @@ def batch(one_thread) -> tuple[torch.Tensor, torch.Tensor]:
     return data.x_train[:128], data.y_train[:128]
 
 
-def test_seed_monitor_section(batch) -> None:
-    model = scenarios.make_mlp(64, 10, activation=nn.Sigmoid, depth=9, init=None)
-    run = seed_monitor.run_seed_monitor(model, *batch, LOSS)
+def test_tutorial_monitor_section(batch) -> None:
+    model = scenarios.make_scenario_mlp(64, 10, activation=nn.Sigmoid, depth=9, init=None)
+    run = tutorial_monitor.run_tutorial_monitor(model, *batch, LOSS)
     # "ten Linear layers ... named linear1 ... linear9 and output"
     assert list(run.stats) == [f"linear{i}" for i in range(1, 10)] + ["output"]
     first, last = run.stats["linear1"]["mean"], run.stats["output"]["mean"]
     assert 1.5e-9 < first < 2.5e-9  # "about 2 x 10^-9" (measured 1.96e-9)
     assert 3.5e7 < last / first < 4.5e7  # "about 4 x 10^7 times less" (measured 4.3e7)
-    failed = seed_monitor.run_seed_monitor(seed_monitor.InplaceResidualMLP(64, 10), *batch, LOSS)
+    failed = tutorial_monitor.run_tutorial_monitor(
+        tutorial_monitor.InplaceResidualMLP(64, 10), *batch, LOSS
+    )
     assert not failed.ok and "is a view and is being modified inplace" in failed.error
 
 
@@ -45,7 +46,7 @@ def test_three_pixels_are_blank_in_every_image() -> None:
 
 
 def test_gradlab_monitor_watches_the_inplace_model(batch) -> None:
-    model = seed_monitor.InplaceResidualMLP(64, 10)
+    model = tutorial_monitor.InplaceResidualMLP(64, 10)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.03)
     with gradlab.GradientMonitor(model) as monitor:
         for _ in range(50):
@@ -59,13 +60,13 @@ def test_gradlab_monitor_watches_the_inplace_model(batch) -> None:
 def test_the_table(batch) -> None:
     for name in scenarios.TABLE_SCENARIOS:
         scenario = scenarios.get_scenario(name)
-        before = scenarios.diagnose_scenario(name, *batch)
-        after = scenarios.diagnose_scenario(name, *batch, fixed=True)
+        before = scenarios.run_scenario(name, *batch)
+        after = scenarios.run_scenario(name, *batch, fixed=True)
         found = next(f for f in before.findings if f.kind == scenario.kind)
         assert found.layer == scenario.layer, name  # "at the layer where the problem starts"
         assert not after.findings, name  # "every fix leaves no finding at all"
     assert scenarios.get_scenario("dead_relus").layer == "linear3"  # "the third Linear layer"
-    dead = scenarios.diagnose_scenario("dead_relus", *batch)
+    dead = scenarios.run_scenario("dead_relus", *batch)
     # "two errors ... the dead units first, the vanishing gradient they cause below them second"
     assert [f.kind for f in dead.errors] == ["dead_units", "vanishing"]
     assert "fix those first" in dead.errors[1].fix

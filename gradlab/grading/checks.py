@@ -322,7 +322,7 @@ def compare_equal(
     return CheckResult(exercise, points, False, f"{_describe(received)} is not correct", specific)
 
 
-def report(result: CheckResult) -> None:
+def display_result(result: CheckResult) -> None:
     """Show a result: one output with a text/plain part and the machine-readable part."""
     try:
         from IPython import get_ipython
@@ -339,22 +339,22 @@ def report(result: CheckResult) -> None:
 
 def check_close(received: Any, expected: Any, **kwargs: Any) -> None:
     """Show whether ``received`` matches ``expected`` within tolerance (see ``compare_close``)."""
-    report(compare_close(received, expected, **kwargs))
+    display_result(compare_close(received, expected, **kwargs))
 
 
 def check_shape(received: Any, expected_shape: tuple[int, ...], **kwargs: Any) -> None:
     """Show whether ``received`` has ``expected_shape`` (see ``compare_shape``)."""
-    report(compare_shape(received, expected_shape, **kwargs))
+    display_result(compare_shape(received, expected_shape, **kwargs))
 
 
 def check_type(received: Any, expected_type: type | tuple[type, ...], **kwargs: Any) -> None:
     """Show whether ``received`` is a ``expected_type`` (see ``compare_type``)."""
-    report(compare_type(received, expected_type, **kwargs))
+    display_result(compare_type(received, expected_type, **kwargs))
 
 
 def check_equal(received: Any, expected: Any, **kwargs: Any) -> None:
     """Show whether ``received`` equals ``expected`` (see ``compare_equal``)."""
-    report(compare_equal(received, expected, **kwargs))
+    display_result(compare_equal(received, expected, **kwargs))
 
 
 CHECK_FUNCTIONS = ("check_close", "check_shape", "check_type", "check_equal")

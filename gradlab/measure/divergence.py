@@ -88,7 +88,7 @@ class RunSymptoms:
         return "loss" if self.nonfinite_in_loss else str(self.nonfinite_parameter)
 
 
-def diagnose_run(record: TrainingRecord, lr: float, seed: int = 0) -> RunSymptoms:
+def measure_symptoms(record: TrainingRecord, lr: float, seed: int = 0) -> RunSymptoms:
     """Read the four symptoms off a training record."""
     norms = total_weight_norms(record)
     step = record.first_nonfinite_step
@@ -174,15 +174,15 @@ def train_over_seeds(
     return records
 
 
-def diagnose_seeds(
+def measure_symptoms_over_seeds(
     records: Mapping[float, Sequence[TrainingRecord]], seeds: Sequence[int] = SEEDS
 ) -> dict[float, list[RunSymptoms]]:
-    """diagnose_run for every run of train_over_seeds."""
+    """measure_symptoms for every run of train_over_seeds."""
     for lr, runs in records.items():
         if len(runs) != len(seeds):
             raise ValueError(f"records[{lr}] holds {len(runs)} runs but {len(seeds)} seeds given")
     return {
-        lr: [diagnose_run(record, lr, seed) for record, seed in zip(runs, seeds, strict=True)]
+        lr: [measure_symptoms(record, lr, seed) for record, seed in zip(runs, seeds, strict=True)]
         for lr, runs in records.items()
     }
 

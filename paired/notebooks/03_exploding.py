@@ -291,9 +291,9 @@ print(tanh_extreme.summary())
 # %%
 data = load_digits_split(seed=0)
 sweep = divergence.train_over_seeds(divergence.LEARNING_RATES, divergence.SEEDS, data=data)
-symptoms = divergence.diagnose_seeds(sweep, divergence.SEEDS)
+symptoms = divergence.measure_symptoms_over_seeds(sweep, divergence.SEEDS)
 runs = {lr: records[0] for lr, records in sweep.items()}  # seed 0, shown in the plots
-plots_exploding.plot_losses(runs)
+plots_exploding.plot_losses_by_lr(runs)
 plt.show()
 print(divergence.summarize_seeds(symptoms))
 

@@ -54,7 +54,7 @@ from gradlab.chapters.ch07_monitoring import dashboard
 from gradlab.chapters.ch07_monitoring import plots as monitor_plots
 from gradlab.ui import quiz
 from gradlab.chapters.ch07_monitoring import scenarios
-from gradlab.chapters.ch07_monitoring import tutorial_monitor as seed_monitor
+from gradlab.chapters.ch07_monitoring import tutorial_monitor
 from gradlab.ui import wiring as widgets
 from gradlab.chapters.ch07_monitoring import widgets as widgets_monitoring
 from gradlab.training.data import load_digits_split
@@ -85,22 +85,22 @@ print(f"pixels that are 0 in every training image: {blank} of {data.in_features}
 #         self.gradient_history[name].append(grad_norm)
 # ```
 #
-# The tutorial monitor (`gradlab.chapters.ch07_monitoring.tutorial_monitor.SeedGradientMonitor`) is that class as written
+# The tutorial monitor (`gradlab.chapters.ch07_monitoring.tutorial_monitor.TutorialGradientMonitor`) is that class as written
 # (plus a `remove()` for its hooks). Here it watches the tutorial's own example, a sigmoid MLP
 # of ten `Linear` layers (nine hidden layers, each followed by a sigmoid, then the output layer)
 # with PyTorch's default initialisation. Its layers are named `linear1` ... `linear9` and
 # `output`, and we check every number against plain autograd:
 
 # %%
-deep_sigmoid = scenarios.make_mlp(64, 10, activation=nn.Sigmoid, depth=9, init=None)
-seed_run = seed_monitor.run_seed_monitor(deep_sigmoid, x, y, loss_fn)
-by_autograd = seed_monitor.output_gradient_norms(deep_sigmoid, x, y, loss_fn)
-print(f"{len(seed_run.stats)} Linear layers")
-for name, stats in seed_run.stats.items():
+deep_sigmoid = scenarios.make_scenario_mlp(64, 10, activation=nn.Sigmoid, depth=9, init=None)
+tutorial_run = tutorial_monitor.run_tutorial_monitor(deep_sigmoid, x, y, loss_fn)
+by_autograd = tutorial_monitor.output_gradient_norms(deep_sigmoid, x, y, loss_fn)
+print(f"{len(tutorial_run.stats)} Linear layers")
+for name, stats in tutorial_run.stats.items():
     print(f"layer '{name}': mean ||dL/d output|| = {stats['mean']:.1e}")
-matches = all(np.isclose(seed_run.stats[n]["mean"], v, rtol=1e-5) for n, v in by_autograd.items())
+matches = all(np.isclose(tutorial_run.stats[n]["mean"], v, rtol=1e-5) for n, v in by_autograd.items())
 print("matches autograd:", matches)
-first, last = seed_run.stats["linear1"]["mean"], seed_run.stats["output"]["mean"]
+first, last = tutorial_run.stats["linear1"]["mean"], tutorial_run.stats["output"]["mean"]
 print(f"last layer / first layer: {last / first:.0e}")
 
 # %% [markdown]
@@ -110,8 +110,8 @@ print(f"last layer / first layer: {last / first:.0e}")
 # shortcut `out += x`:
 
 # %%
-inplace_model = seed_monitor.InplaceResidualMLP(64, 10)
-failed = seed_monitor.run_seed_monitor(inplace_model, x, y, loss_fn)
+inplace_model = tutorial_monitor.InplaceResidualMLP(64, 10)
+failed = tutorial_monitor.run_tutorial_monitor(inplace_model, x, y, loss_fn)
 print("ok:", failed.ok)
 print("RuntimeError:", failed.error)
 
@@ -219,8 +219,8 @@ for every in (1, 10):
 # %%
 for name in scenarios.TABLE_SCENARIOS:
     scenario = scenarios.get_scenario(name)
-    before = scenarios.diagnose_scenario(name, x, y)
-    after = scenarios.diagnose_scenario(name, x, y, fixed=True)
+    before = scenarios.run_scenario(name, x, y)
+    after = scenarios.run_scenario(name, x, y, fixed=True)
     found = next(f for f in before.findings if f.kind == scenario.kind)
     remaining = ", ".join(f"{f.kind} ({f.severity})" for f in after.findings) or "none"
     print(f"{scenario.signal}")
@@ -252,7 +252,7 @@ for name in scenarios.TABLE_SCENARIOS:
 # below them — whose fix says to fix the dead units first.
 
 # %%
-print(scenarios.diagnose_scenario("dead_relus", x, y))
+print(scenarios.run_scenario("dead_relus", x, y))
 
 # %% [markdown]
 # ### Quick check

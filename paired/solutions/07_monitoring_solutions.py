@@ -80,12 +80,12 @@ print(build_mlp(lambda: nn.ReLU(inplace=True), depth=2))
 # %% [markdown]
 # ## Part A — your own monitor, and why the tutorial monitor breaks
 #
-# A common tutorial monitor (`SeedGradientMonitor`) registers
+# A common tutorial monitor (`TutorialGradientMonitor`) registers
 # `module.register_full_backward_hook` on every layer. Run it on a network whose activations are
 # `nn.ReLU(inplace=True)` (as torchvision's ResNets are):
 
 # %%
-def seed_monitor_backward(model):
+def tutorial_monitor_backward(model):
     """The tutorial monitor's approach: a full backward hook on every layer with parameters."""
     norms = {}
     handles = [
@@ -107,7 +107,7 @@ def seed_monitor_backward(model):
 
 inplace_model = build_mlp(lambda: nn.ReLU(inplace=True))
 try:
-    seed_monitor_backward(inplace_model)
+    tutorial_monitor_backward(inplace_model)
 except RuntimeError as error:
     print("RuntimeError:", str(error).split(". ")[0] + ".")
 

@@ -5,7 +5,7 @@
 Configurations, timed in interleaved blocks of `--steps` training steps (their order shuffled
 every round, all in one process):
     bare                      no monitor
-    seed monitor              register_full_backward_hook on each layer + .item() (the seeds')
+    tutorial monitor          register_full_backward_hook on each layer + .item() (the tutorial's)
     grad norms, every=1       GradientMonitor(activations=False, output_grads=False, updates=False)
     everything, every=1       GradientMonitor() (grad norms, activations, output grads, updates)
     everything, every=10      GradientMonitor(every=10)
@@ -58,15 +58,15 @@ def make_cnn() -> nn.Module:
     return nn.Sequential(*blocks, nn.Flatten(), nn.Linear(64 * 4 * 4, 10))
 
 
-class SeedMonitor:
-    """The seeds' monitor: a full backward hook per layer that syncs with .item() each time."""
+class TutorialMonitor:
+    """The tutorial monitor: a full backward hook per layer that syncs with .item() each time."""
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
         self.history: dict[str, list[float]] = {}
         self.handles: list = []
 
-    def attach(self) -> SeedMonitor:
+    def attach(self) -> TutorialMonitor:
         for name, module in self.model.named_modules():
             if any(True for _ in module.parameters(recurse=False)):
                 self.history[name] = []
@@ -88,7 +88,7 @@ class SeedMonitor:
 
 CONFIGS: dict[str, Callable[[nn.Module], object] | None] = {
     "bare": None,
-    "seed monitor": SeedMonitor,
+    "tutorial monitor": TutorialMonitor,
     "grad norms, every=1": lambda m: GradientMonitor(
         m, activations=False, output_grads=False, updates=False
     ),

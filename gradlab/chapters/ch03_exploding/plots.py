@@ -133,7 +133,7 @@ def plot_time_gradients(results: list[TimeGradients], ax: Axes | None = None) ->
     return ax
 
 
-def plot_losses(records: Mapping[float, TrainingRecord], ax: Axes | None = None) -> Axes:
+def plot_losses_by_lr(records: Mapping[float, TrainingRecord], ax: Axes | None = None) -> Axes:
     """Loss per step for each learning rate (log axis); the first non-finite step is an x."""
     ax = _axes(ax)
     for lr, record in records.items():

@@ -134,7 +134,7 @@ def plot_update_ratios(
     return ax
 
 
-def plot_losses(losses: np.ndarray, ax: Axes | None = None) -> Axes:
+def plot_loss_curve(losses: np.ndarray, ax: Axes | None = None) -> Axes:
     """Training loss per step (log axis when it spans > 20x); non-finite: an x labelled 'exploded'."""
     ax = _axes(ax)
     losses = np.asarray(losses, dtype=np.float64)
@@ -190,7 +190,7 @@ def plot_dashboard(run: DashboardRun, fig: Figure | None = None) -> np.ndarray:
     """
     fig = plt.figure(figsize=DASHBOARD_FIGSIZE) if fig is None else fig
     axes = fig.subplots(2, 2)
-    plot_losses(run.losses, axes[0, 0])
+    plot_loss_curve(run.losses, axes[0, 0])
     plot_grad_norms(
         run.recorded_steps,
         run.layer_grad_norms,

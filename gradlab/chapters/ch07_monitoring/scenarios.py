@@ -9,6 +9,7 @@ Used in notebooks/07_monitoring (the table walk-through and the live dashboard).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,54 +24,71 @@ WIDTH = 32  # hidden units: big enough to show each problem, small enough to tra
 DEPTH = 6  # hidden layers of the default MLP: Linear layers 'linear1' ... 'linear6', then 'output'
 
 
-def he_init_(layer: nn.Linear) -> None:
+def seeded_linear(in_features: int, out_features: int, generator: torch.Generator) -> nn.Linear:
+    """nn.Linear with PyTorch's default init drawn from `generator`, not from the global RNG.
+
+    The draws and their order are nn.Linear's own (kaiming_uniform_(a=sqrt(5)) for the weight,
+    uniform(±1/sqrt(fan_in)) for the bias), so `torch.manual_seed(seed)` followed by the same
+    nn.Linear(...) calls in a learner's own code gives the same weights.
+    """
+    layer = nn.Linear(in_features, out_features, device="meta").to_empty(device="cpu")
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1 / math.sqrt(in_features)
+    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
+def he_init_(layer: nn.Linear, generator: torch.Generator) -> None:
     """He (Kaiming) normal weights for ReLU, zero bias: std = sqrt(2 / fan_in)."""
-    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=generator)
     nn.init.zeros_(layer.bias)
 
 
-def too_large_init_(layer: nn.Linear) -> None:
+def too_large_init_(layer: nn.Linear, generator: torch.Generator) -> None:
     """Weights of std 1 whatever the fan-in: each ReLU layer multiplies by sqrt(fan_in / 2)."""
-    nn.init.normal_(layer.weight, std=1.0)
+    nn.init.normal_(layer.weight, std=1.0, generator=generator)
     nn.init.zeros_(layer.bias)
 
 
-def make_mlp(
+def make_scenario_mlp(
     in_features: int,
     num_classes: int,
     *,
     activation: Callable[[], nn.Module] = nn.ReLU,
     depth: int = DEPTH,
-    init: Callable[[nn.Linear], None] | None = he_init_,
+    init: Callable[[nn.Linear, torch.Generator], None] | None = he_init_,
     seed: int = 0,
 ) -> nn.Sequential:
-    """depth × (Linear, activation), then a Linear head: depth + 1 Linear layers in all.
+    """The scenarios' MLP: depth × (Linear, activation), then a Linear head, with named layers.
 
-    Modules are named for a reader: 'linear1', 'relu1', 'linear2', ..., 'output' (the head), so
-    a report's "dead units after 'linear3'" is the third Linear layer. model[i] still indexes them
-    in order. init=None keeps PyTorch's default init (uniform, std ≈ 1/sqrt(3·fan_in)).
+    Unlike gradlab.models.mlp.make_mlp (activation and init by name, layers in a ModuleList),
+    this one takes any activation class and init function, and names its modules for a reader:
+    'linear1', 'relu1', 'linear2', ..., 'output' (the head), so a report's "dead units after
+    'linear3'" is the third Linear layer. model[i] still indexes them in order. init=None keeps
+    PyTorch's default init (uniform, std ≈ 1/sqrt(3·fan_in)). All draws come from one
+    torch.Generator seeded with `seed`; the global RNG is neither read nor advanced.
     """
     if not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be an int >= 1 (hidden layers), got {depth!r}")
-    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     for i in range(1, depth + 1):
-        layer = nn.Linear(in_features if i == 1 else WIDTH, WIDTH)
+        layer = seeded_linear(in_features if i == 1 else WIDTH, WIDTH, generator)
         if init is not None:
-            init(layer)
+            init(layer, generator)
         function = activation()
         layers[f"linear{i}"] = layer
         layers[f"{type(function).__name__.lower()}{i}"] = function
-    head = nn.Linear(WIDTH, num_classes)
+    head = seeded_linear(WIDTH, num_classes, generator)
     if init is not None:
-        init(head)
+        init(head, generator)
     layers["output"] = head
     return nn.Sequential(layers)
 
 
 def make_dead_relu_mlp(in_features: int, num_classes: int, *, seed: int = 0) -> nn.Sequential:
     """He-initialised ReLU MLP whose third Linear ('linear3') has bias -10: its units are off."""
-    model = make_mlp(in_features, num_classes, seed=seed)
+    model = make_scenario_mlp(in_features, num_classes, seed=seed)
     with torch.no_grad():
         model.linear3.bias.fill_(-10.0)
     return model
@@ -83,15 +101,18 @@ class BodyHead(nn.Module):
         self, in_features: int, num_classes: int, *, detach: bool = False, seed: int = 0
     ) -> None:
         super().__init__()
-        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
         self.body = nn.Sequential(
-            nn.Linear(in_features, WIDTH), nn.ReLU(), nn.Linear(WIDTH, WIDTH), nn.ReLU()
+            seeded_linear(in_features, WIDTH, generator),
+            nn.ReLU(),
+            seeded_linear(WIDTH, WIDTH, generator),
+            nn.ReLU(),
         )
-        self.head = nn.Linear(WIDTH, num_classes)
+        self.head = seeded_linear(WIDTH, num_classes, generator)
         self.detach = detach
         for module in self.modules():
             if isinstance(module, nn.Linear):
-                he_init_(module)
+                he_init_(module, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.body(x)
@@ -143,7 +164,7 @@ class Scenario:
 
 
 def _he(in_features: int, num_classes: int) -> nn.Module:
-    return make_mlp(in_features, num_classes)
+    return make_scenario_mlp(in_features, num_classes)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -178,8 +199,10 @@ SCENARIOS: dict[str, Scenario] = {
             "early-layer gradient norms near zero",
             "ten Linear layers with a sigmoid between each two and PyTorch's default init: the "
             "sigmoid's slope is at most 1/4, and these weights do not make up for it",
-            broken=Setup(lambda n, k: make_mlp(n, k, activation=nn.Sigmoid, depth=9, init=None)),
-            fixed=Setup(lambda n, k: make_mlp(n, k, depth=9)),
+            broken=Setup(
+                lambda n, k: make_scenario_mlp(n, k, activation=nn.Sigmoid, depth=9, init=None)
+            ),
+            fixed=Setup(lambda n, k: make_scenario_mlp(n, k, depth=9)),
             fix="ReLU activations with He init",
             kind="vanishing",
             layer="linear1",
@@ -189,7 +212,7 @@ SCENARIOS: dict[str, Scenario] = {
             "too-large init",
             "very large gradient norms",
             "weights of std 1 instead of He's sqrt(2/fan_in)",
-            broken=Setup(lambda n, k: make_mlp(n, k, init=too_large_init_)),
+            broken=Setup(lambda n, k: make_scenario_mlp(n, k, init=too_large_init_)),
             fixed=Setup(_he),
             fix="He init (nn.init.kaiming_normal_)",
             kind="exploding",
@@ -259,9 +282,10 @@ def build(name: str, *, fixed: bool, in_features: int, num_classes: int) -> tupl
     return setup.make_model(in_features, num_classes), setup
 
 
-def diagnose_scenario(
-    name: str, x: torch.Tensor, y: torch.Tensor, *, fixed: bool = False
-) -> Report:
-    """gradlab.diagnose() on a fresh broken (or fixed) model with the scenario's batch and lr."""
+def run_scenario(name: str, x: torch.Tensor, y: torch.Tensor, *, fixed: bool = False) -> Report:
+    """Build the scenario's broken (or fixed) model and run gradlab.diagnose() on it.
+
+    The batch goes through the set-up's prepare_inputs, and diagnose uses the set-up's lr.
+    """
     model, setup = build(name, fixed=fixed, in_features=x.shape[1], num_classes=int(y.max()) + 1)
     return diagnose(model, (setup.prepare_inputs(x), y), nn.CrossEntropyLoss(), lr=setup.lr)

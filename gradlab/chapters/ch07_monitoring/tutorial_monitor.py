@@ -1,5 +1,5 @@
-"""A common tutorial monitor (SeedGradientMonitor), kept as written, and the in-place failure it
-runs into.
+"""A common tutorial monitor (TutorialGradientMonitor), kept as written, and the in-place failure
+it runs into.
 
 The tutorial monitor registers `register_full_backward_hook` on every module with parameters and
 records `grad_output[0].norm().item()`: the norm of the gradient reaching the module's *output*,
@@ -9,8 +9,9 @@ in gradlab.chapters.ch07_monitoring.plots (drawing apart from state).
 
 Full backward hooks wrap a module's output in a view; an in-place op on that output
 (`nn.ReLU(inplace=True)`, `x += shortcut`) is then refused by autograd — already in the forward
-pass. run_seed_monitor() catches that RuntimeError and returns its message, so a notebook can
-print it. gradlab.GradientMonitor uses tensor hooks instead and works on such models.
+pass. run_tutorial_monitor() catches that RuntimeError and returns its message, so a notebook can
+print it. gradlab.GradientMonitor hooks the autograd node that made each layer's output instead
+(registered before any in-place op, it sees that value's gradient) and works on such models.
 Used in notebooks/07_monitoring.
 """
 
@@ -24,8 +25,10 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from gradlab.chapters.ch07_monitoring.scenarios import seeded_linear
 
-class SeedGradientMonitor:
+
+class TutorialGradientMonitor:
     """Monitor gradient statistics during training (the tutorial monitor, as written)."""
 
     def __init__(self, model: nn.Module) -> None:
@@ -76,7 +79,7 @@ class SeedGradientMonitor:
 
 
 @dataclass
-class SeedRun:
+class TutorialRun:
     """What happened when the tutorial monitor watched one training step.
 
     ok is False when the step raised a RuntimeError; `error` is then its first line.
@@ -88,21 +91,21 @@ class SeedRun:
     error: str = ""
 
 
-def run_seed_monitor(
+def run_tutorial_monitor(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     *,
     steps: int = 1,
-) -> SeedRun:
-    """Watch `steps` forward/backward passes with SeedGradientMonitor; never raises RuntimeError.
+) -> TutorialRun:
+    """Watch `steps` forward/backward passes with TutorialGradientMonitor; never raises RuntimeError.
 
     The hooks are removed afterwards, also when the pass failed. Two warnings the tutorial's code
     triggers are silenced: the first layer's hook "firing ... since no inputs require gradients"
     (the batch x never requires grad) and std() of a single step.
     """
-    monitor = SeedGradientMonitor(model)
+    monitor = TutorialGradientMonitor(model)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
         warnings.filterwarnings("ignore", r"std\(\): degrees of freedom", UserWarning)
@@ -111,10 +114,10 @@ def run_seed_monitor(
                 model.zero_grad()
                 loss_fn(model(x), y).backward()
         except RuntimeError as error:
-            return SeedRun(False, monitor.gradient_history, error=str(error).split("\n")[0])
+            return TutorialRun(False, monitor.gradient_history, error=str(error).split("\n")[0])
         finally:
             monitor.remove()
-        return SeedRun(True, monitor.gradient_history, monitor.get_gradient_stats())
+        return TutorialRun(True, monitor.gradient_history, monitor.get_gradient_stats())
 
 
 class InplaceResidualMLP(nn.Module):
@@ -123,10 +126,10 @@ class InplaceResidualMLP(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, width: int = 32, seed: int = 0):
         super().__init__()
-        torch.manual_seed(seed)
-        self.stem = nn.Linear(in_features, width)
-        self.block = nn.Linear(width, width)
-        self.head = nn.Linear(width, num_classes)
+        generator = torch.Generator().manual_seed(seed)
+        self.stem = seeded_linear(in_features, width, generator)
+        self.block = seeded_linear(width, width, generator)
+        self.head = seeded_linear(width, num_classes, generator)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

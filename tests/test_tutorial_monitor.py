@@ -1,4 +1,4 @@
-"""The tutorial monitor (SeedGradientMonitor): its numbers match autograd on a plain MLP; in-place ops break it."""
+"""The tutorial monitor (TutorialGradientMonitor): its numbers match autograd on a plain MLP; in-place ops break it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from torch import nn
 import gradlab
 from gradlab.chapters.ch07_monitoring.tutorial_monitor import (
     InplaceResidualMLP,
-    SeedGradientMonitor,
+    TutorialGradientMonitor,
     output_gradient_norms,
-    run_seed_monitor,
+    run_tutorial_monitor,
 )
 
 LOSS = nn.CrossEntropyLoss()
@@ -34,7 +34,7 @@ def plain_mlp(activation: type[nn.Module] = nn.Sigmoid) -> nn.Sequential:
 def test_seed_numbers_match_autograd_output_gradients(activation: type[nn.Module]) -> None:
     model = plain_mlp(activation)
     x, y = batch()
-    run = run_seed_monitor(model, x, y, LOSS, steps=2)
+    run = run_tutorial_monitor(model, x, y, LOSS, steps=2)
     assert run.ok and run.error == ""
     oracle = output_gradient_norms(model, x, y, LOSS)
     assert set(run.history) == set(oracle) == {"0", "2", "4"}
@@ -47,7 +47,7 @@ def test_seed_numbers_match_autograd_output_gradients(activation: type[nn.Module
 def test_seed_numbers_match_gradlab_monitor_output_gradients() -> None:
     model = plain_mlp()
     x, y = batch()
-    run = run_seed_monitor(model, x, y, LOSS)
+    run = run_tutorial_monitor(model, x, y, LOSS)
     with gradlab.GradientMonitor(model) as monitor:
         LOSS(model(x), y).backward()
     recorded = monitor.to_numpy()["output_grad_norm"][0]
@@ -65,7 +65,7 @@ def test_seed_numbers_match_gradlab_monitor_output_gradients() -> None:
 )
 def test_inplace_ops_fail_with_the_view_message_and_hooks_are_removed(make) -> None:
     model = make()
-    run = run_seed_monitor(model, *batch(), LOSS)
+    run = run_tutorial_monitor(model, *batch(), LOSS)
     assert not run.ok and INPLACE_MESSAGE in run.error and "\n" not in run.error
     assert all(not m._backward_hooks for m in model.modules())
     LOSS(model(batch()[0]), batch()[1]).backward()  # the model itself is fine without the hooks
@@ -80,13 +80,13 @@ def test_gradlab_monitor_works_on_the_inplace_model() -> None:
 
 
 def test_no_warnings_escape(recwarn) -> None:
-    run_seed_monitor(plain_mlp(), *batch(), LOSS, steps=1)
+    run_tutorial_monitor(plain_mlp(), *batch(), LOSS, steps=1)
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
 
 
 def test_remove_takes_every_hook_off() -> None:
     model = plain_mlp()
-    monitor = SeedGradientMonitor(model)
+    monitor = TutorialGradientMonitor(model)
     assert len(monitor.handles) == 3
     monitor.remove()
     assert all(not m._backward_hooks for m in model.modules())
