@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from gradlab.diagnosis.diagnose import Finding, Report, diagnose
+from gradlab.diagnosis.diagnose import Finding, Report, Thresholds, diagnose
 from gradlab.diagnosis.rules import _triage
 from gradlab.monitor.gradient_monitor import GradientMonitor
 
@@ -430,3 +430,25 @@ def test_the_init_fix_gives_he_and_xavier_their_own_std() -> None:
         abs(nn.init.kaiming_normal_(weight, nonlinearity="relu").std() - (2 / 3000) ** 0.5) < 1e-3
     )
     assert abs(nn.init.xavier_normal_(weight).std() - (2 / 5000) ** 0.5) < 1e-3
+
+
+@pytest.mark.parametrize("warning", [100.0, 50.0], ids=["default", "custom"])
+def test_the_global_norm_limit_in_the_evidence_is_the_threshold_used(warning: float) -> None:
+    model = make_mlp(init=lambda layer: nn.init.normal_(layer.weight, std=1.0))
+    limits = Thresholds(global_norm_warning=warning, global_norm_error=1e3)
+    evidence = find(diagnose(model, batch(), LOSS, thresholds=limits), "exploding")[0].evidence
+    assert f"(above {warning:g} is large)" in evidence, evidence
+
+
+def test_diagnose_restores_gradients_also_when_the_loss_fails() -> None:
+    model = make_mlp()
+    before = [torch.full_like(p, 0.5) for p in model.parameters()]
+    for p, grad in zip(model.parameters(), before, strict=True):
+        p.grad = grad
+
+    def broken_loss(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("loss failed")
+
+    with pytest.raises(RuntimeError, match="loss failed"):
+        diagnose(model, batch(), broken_loss)
+    assert all(p.grad is grad for p, grad in zip(model.parameters(), before, strict=True))

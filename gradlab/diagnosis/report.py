@@ -39,9 +39,9 @@ class Finding:
 class Thresholds:
     """Where a measured value becomes a warning or an error (defaults follow the diagnosis table)."""
 
-    vanishing_warning: float = 1e-2  # a layer's gradient RMS / the largest layer's
+    vanishing_warning: float = 1e-2  # a layer's gradient norm / the largest layer's
     vanishing_error: float = 1e-4
-    exploding_warning: float = 1e2  # the largest layer's gradient RMS / the last layer's
+    exploding_warning: float = 1e2  # the largest layer's gradient norm / the last layer's
     exploding_error: float = 1e4
     global_norm_warning: float = 1e2  # "norms exceeding 100 or 1000": the table's rule of thumb
     global_norm_error: float = 1e3

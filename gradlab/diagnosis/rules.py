@@ -198,7 +198,7 @@ def _no_grad(recording: Recording) -> list[Finding]:
 def _gradient_profile(recording: Recording, medians: dict) -> tuple[list[int], np.ndarray]:
     """Per-layer gradient size in forward order: ||dL/d output||, else ||dL/d parameters||.
 
-    Norms, not per-element RMS: the chain rule (Chapter 2) multiplies ||dL/dh_l|| layer by layer,
+    Norms, not per-element RMS: the chain rule (Chapter 1) multiplies ||dL/dh_l|| layer by layer,
     and the norm survives a change of size (a conv feature map has far more elements than the
     logits; max-pooling routes the whole gradient to a quarter of the elements), where the RMS of
     a healthy CNN's first layer looks 1e-3 of the last's. Without output gradients (the monitor's
@@ -273,7 +273,8 @@ def _exploding(recording: Recording, medians: dict, limits: Thresholds) -> list[
     if severity:
         severities.append(severity)
         evidence.append(
-            f"median global gradient norm {format_magnitude(global_norm)} (above 100 is large)."
+            f"median global gradient norm {format_magnitude(global_norm)} "
+            f"(above {limits.global_norm_warning:g} is large)."
         )
         if not where and np.isfinite(medians["layer_grad_norm"]).any():
             where = names[int(np.nanargmax(medians["layer_grad_norm"]))]
