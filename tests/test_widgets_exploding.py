@@ -12,12 +12,12 @@ from gradlab.chapters.ch03_exploding.plots import plot_growth, plot_time_gradien
 from gradlab.chapters.ch03_exploding.widgets import (
     GROWTH_GRID,
     TIME_GRID,
-    compute_growth,
     compute_time_comparison,
     make_growth_demo,
     make_time_demo,
 )
 from gradlab.measure.probe import STATUSES
+from gradlab.measure.spectral import measure_growth
 
 matplotlib.use("Agg")
 
@@ -86,13 +86,15 @@ def test_growth_grid_sweep(kind, activation):
     depths = (GROWTH_GRID.depth_min, 2, 10, 40, GROWTH_GRID.depth_max)
     scales = (GROWTH_GRID.scale_min, 0.5, 1.0, 1.5, 2.0, GROWTH_GRID.scale_max)
     for depth, scale in itertools.product(depths, scales):
-        assert_valid_growth(compute_growth(depth, scale, kind, activation), depth)
+        assert_valid_growth(measure_growth(depth, scale, kind=kind, activation=activation), depth)
 
 
 def test_every_growth_scale_step_at_the_extreme_depths():
     for scale in GROWTH_SCALES:
         for depth in (GROWTH_GRID.depth_min, GROWTH_GRID.depth_max):
-            assert_valid_growth(compute_growth(depth, scale, "orthogonal", "linear"), depth)
+            assert_valid_growth(
+                measure_growth(depth, scale, kind="orthogonal", activation="linear"), depth
+            )
 
 
 def test_every_time_slider_setting_at_the_extremes():
@@ -105,23 +107,32 @@ def test_every_time_slider_setting_at_the_extremes():
 
 
 def test_extremes_overflow_and_are_labelled():
-    deepest = compute_growth(GROWTH_GRID.depth_max, GROWTH_GRID.scale_max, "orthogonal", "linear")
+    deepest = measure_growth(
+        GROWTH_GRID.depth_max, GROWTH_GRID.scale_max, kind="orthogonal", activation="linear"
+    )
     assert deepest.status == "exploded" and "exploded (" in deepest.summary()
     linear, tanh = compute_time_comparison(TIME_GRID.scale_max, TIME_GRID.steps_max)
     assert "exploded (inf)" in linear.summary()
     assert math.isfinite(tanh.first_step)  # tanh saturates: it explodes far less
-    smallest = compute_growth(GROWTH_GRID.depth_max, GROWTH_GRID.scale_min, "orthogonal", "relu")
+    smallest = measure_growth(
+        GROWTH_GRID.depth_max, GROWTH_GRID.scale_min, kind="orthogonal", activation="relu"
+    )
     assert smallest.status == "vanished"
     # the signal underflows to 0 deep in a small relu chain: the readout says why the slope is 0
-    silent = compute_growth(GROWTH_GRID.depth_max, GROWTH_GRID.scale_min, "gaussian", "relu")
+    silent = measure_growth(
+        GROWTH_GRID.depth_max, GROWTH_GRID.scale_min, kind="gaussian", activation="relu"
+    )
     assert "slope = 0.00 (in " in silent.summary() and "no unit is active" in silent.summary()
-    assert "no unit is active" not in compute_growth(20, 1.5, "gaussian", "relu").summary()
+    assert (
+        "no unit is active"
+        not in measure_growth(20, 1.5, kind="gaussian", activation="relu").summary()
+    )
 
 
 def test_plots_draw_overflowing_results():
     import matplotlib.pyplot as plt
 
-    ax = plot_growth(compute_growth(100, 3.0))
+    ax = plot_growth(measure_growth(100, 3.0))
     assert ax.get_yscale() == "log"
     ax = plot_time_gradients(compute_time_comparison(3.0, 100))
     assert any("exploded" in text.get_text() for text in ax.get_legend().get_texts())
@@ -135,13 +146,13 @@ def test_gradient_plots_show_flat_as_flat_and_vanished_at_the_bottom():
 
     from gradlab.plotting.log_lines import MIN_DECADES
 
-    flat = plot_growth(compute_growth(20, 1.0))
+    flat = plot_growth(measure_growth(20, 1.0))
     low, high = flat.get_ylim()
     assert math.log10(high / low) >= MIN_DECADES and low < 1 < high
     time_flat = plot_time_gradients(compute_time_comparison(1.0, 50))
     assert math.log10(time_flat.get_ylim()[1] / time_flat.get_ylim()[0]) >= MIN_DECADES
     for ax in (
-        plot_growth(compute_growth(100, 0.25, "gaussian", "relu")),
+        plot_growth(measure_growth(100, 0.25, kind="gaussian", activation="relu")),
         plot_time_gradients(compute_time_comparison(0.1, 100)),
     ):
         bottom = ax.get_ylim()[0]

@@ -40,22 +40,23 @@
 
 # %%
 import math
+from collections import OrderedDict
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from torch import nn
 
 from gradlab import theory
-from gradlab.measure import divergence
 from gradlab.chapters.ch03_exploding import matrix_stretch
 from gradlab.chapters.ch03_exploding import plots as plots_exploding
-from gradlab.ui import quiz
-from gradlab.measure import rnn
-from gradlab.measure import spectral
-from gradlab.ui import wiring as widgets
+from gradlab.chapters.ch03_exploding import questions
 from gradlab.chapters.ch03_exploding import widgets as widgets_exploding
-from gradlab.training.data import load_digits_split
 from gradlab.formatting import format_factor, format_number
+from gradlab.measure import divergence, rnn, spectral
+from gradlab.training.data import load_digits_split
+from gradlab.ui import quiz
+from gradlab.ui import wiring as widgets
 
 # %% [markdown]
 # ## 1. Three sizes of a weight matrix
@@ -174,9 +175,33 @@ print(gaussian_small.summary())
 #
 # Only for linear layers (slope exactly 1) is it a strict upper bound, and that bound is reached
 # when *every* singular value equals $\sigma_{\max}$: a scaled orthogonal matrix $W = s\,Q$
-# stretches every direction by exactly $s$. `gradlab.measure.spectral` builds such networks (32 units
-# wide), runs one real float32 forward and backward pass, and puts the estimate beside the
-# measurement. Twenty layers:
+# stretches every direction by exactly $s$. Here is the whole measurement for one chain of twenty
+# such linear layers, 32 units wide: build the weights, run a batch forward, take a loss whose
+# gradient at the output has norm 1, and read the norm of the gradient at the input. Change the
+# scale, the depth or the activation and run it again.
+
+# %%
+depth, width, scale = 20, 32, 1.5
+generator = torch.Generator().manual_seed(0)
+# W = s·Q: Q is the orthogonal factor of a random matrix's QR decomposition
+weights = [
+    scale * torch.linalg.qr(torch.randn(width, width, generator=generator)).Q for _ in range(depth)
+]
+x = torch.randn(32, width, generator=generator, requires_grad=True)  # a batch of 32 inputs
+h = x
+for weight in weights:
+    h = h @ weight.T  # a linear layer; try torch.tanh(h @ weight.T) or torch.relu(...)
+upstream = torch.randn(32, width, generator=generator)
+upstream = upstream / torch.linalg.vector_norm(upstream)  # the gradient at the output: norm 1
+loss = (h * upstream).sum()
+loss.backward()
+print(f"measured ‖∂L/∂x‖ = {torch.linalg.vector_norm(x.grad):.0f}")
+print(f"estimate (σ_max × slope)^L = {scale}^{depth} = {scale**depth:.0f}")
+
+# %% [markdown]
+# `gradlab.measure.spectral.measure_growth` runs the same measurement (and records the gradient
+# at every layer on the way), so we can sweep it: three activations, three scales, twenty
+# layers each.
 
 # %%
 for activation in spectral.CHAIN_ACTIVATIONS:
@@ -245,29 +270,28 @@ growth_demo = widgets_exploding.make_growth_demo(depth=20, weight_scale=1.5)
 widgets.show(growth_demo)
 
 # %% [markdown]
-# The demo's starting setting, its overflowing extreme, and tanh at the same extreme, as text:
+# Why does the readout say *exploded* at scale 3 and depth 100? Compare $3^{100}$ with the largest
+# number float32 can hold, and count how far back from the output the gradient stays finite:
 
 # %%
 print(f"largest float32 number: {torch.finfo(torch.float32).max:.2g}")
 print(f"3^100 = {3.0**100:.2g}")
-print(widgets_exploding.compute_growth(20, 1.5).summary())
-linear_chain = widgets_exploding.compute_growth(100, 3.0)
+linear_chain = spectral.measure_growth(100, 3.0)
 print(linear_chain.summary())
 finite_layers = int(np.isfinite(linear_chain.grad_norms).sum()) - 1  # the output's is 1
 print(f"layers back from the output whose gradient is still finite: {finite_layers}")
-tanh_extreme = widgets_exploding.compute_growth(100, 3.0, activation="tanh")
-print(
-    "tanh at the same extreme: the gradient at the input is finite: "
-    f"{math.isfinite(tanh_extreme.measured_growth)}"
-)
+tanh_extreme = spectral.measure_growth(100, 3.0, activation="tanh")
+per_layer = tanh_extreme.measured_growth ** (1 / 100)  # the geometric mean over the 100 layers
+print(f"tanh at the same extreme: each layer multiplies the gradient by about {per_layer:.1f}")
 
 # %% [markdown]
 # At scale 3 and depth 100 the linear chain's gradient is `nan`: about 80 layers back (printed
 # above) its entries passed the largest float32 number and became `inf`, and the next matrix
-# product added `inf` to `-inf`, which is `nan`. The tanh chain stays finite. Its full readout is below; a tanh chain this
-# strongly scaled is *chaotic* (tiny rounding differences grow from layer to layer), so its exact
-# digits are the ones on the machine these outputs were stored on. What holds on any machine:
-# each layer multiplies the gradient by about 1.3 instead of 3, and the gradient at the input,
+# product added `inf` to `-inf`, which is `nan`. The tanh chain stays finite, and each of its
+# layers multiplies the gradient by about 1.3 instead of 3 (printed above). Its full readout is
+# below; a tanh chain this strongly scaled is *chaotic* (tiny rounding differences grow from layer
+# to layer), so its exact digits are the ones on the machine these outputs were stored on. What
+# holds on any machine: the per-layer factor of about 1.3, and the gradient at the input,
 # around $10^{12}$, is still an explosion, but more than twenty orders of magnitude short of
 # overflow.
 
@@ -305,15 +329,47 @@ print(divergence.summarize_seeds(symptoms))
 # <a id="symptom-loss-spike"></a>
 # ### 3.1 Loss spikes and NaN
 #
-# Here is the log of seed 0's run at `lr = 3.0`, printed like a training script would (this copy
-# keeps going past the first non-finite value so you see what comes after it). The exact numbers
-# are the ones on the machine these outputs were stored on:
+# Here is seed 0's run at `lr = 3.0` written out: the model, the training loop, and the log a
+# training script would print (the loss and the norm of all gradients together). It is the same
+# run as the sweep's seed 0, draw for draw; this copy keeps going past the first non-finite value
+# so you see what comes after it. Change the learning rate, the depth or the init and run it
+# again. The exact numbers are the ones on the machine these outputs were stored on:
 
 # %% tags=["nbval-ignore-output"]
-crash = divergence.train_at_learning_rates(
-    [3.0], data=data, steps=16, stop_at_nonfinite=False
-)[3.0]
-print(divergence.format_training_log(crash))
+def make_model(seed: int) -> nn.Sequential:
+    """Four hidden ReLU layers of 64 units and a linear output layer; Xavier init, zero biases."""
+    layers = OrderedDict()
+    for i in range(1, 5):
+        layers[f"linear{i}"] = nn.Linear(64, 64)
+        layers[f"relu{i}"] = nn.ReLU()
+    layers["head"] = nn.Linear(64, 10)
+    model = nn.Sequential(layers)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for linear in (module for module in model if isinstance(module, nn.Linear)):
+            fan_out, fan_in = linear.weight.shape
+            linear.weight.normal_(0.0, math.sqrt(2 / (fan_in + fan_out)), generator=generator)
+            linear.bias.zero_()
+    return model
+
+
+model = make_model(seed=0)
+optimizer = torch.optim.SGD(model.parameters(), lr=3.0)
+batches = torch.Generator().manual_seed(0)  # which 64 digits each step trains on
+crash_losses = []
+with divergence.single_thread():  # one thread, as in the sweep: the same rounding
+    for step in range(16):
+        index = torch.randint(0, len(data.x_train), (64,), generator=batches)
+        loss = nn.functional.cross_entropy(model(data.x_train[index]), data.y_train[index])
+        optimizer.zero_grad()
+        loss.backward()
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+        crash_losses.append(loss.item())
+        print(
+            f"step {step:>3}: loss = {format_number(loss.item()):>9}   "
+            f"|grad| = {format_number(grad_norm.item()):>9}"
+        )
+        optimizer.step()
 
 # %% [markdown]
 # The loss starts near $\ln 10 \approx 2.30$ (a 10-class guess). On the machine these outputs were
@@ -485,11 +541,12 @@ time_demo = widgets_exploding.make_time_demo(recurrent_scale=0.5, steps=6)
 widgets.show(time_demo)
 
 # %% [markdown]
-# The overflowing extreme, as text. The linear RNN's numbers are the powers of 3 (to float32's
-# seven significant digits) until they overflow, about 80 steps back:
+# At $s = 3$ over $T = 100$ steps the linear RNN's numbers are the powers of 3 (to float32's seven
+# significant digits) until they overflow, about 80 steps back:
 
 # %%
-linear_extreme, tanh_extreme = widgets_exploding.compute_time_comparison(3.0, 100)
+linear_extreme = rnn.compute_time_gradients("linear", 3.0, 100)
+tanh_extreme = rnn.compute_time_gradients("tanh", 3.0, 100)
 print(linear_extreme.summary())
 finite_steps = int(np.isfinite(linear_extreme.grad_norms).sum()) - 1  # the last step's is 1
 print(f"linear RNN: steps back from the last one whose gradient is still finite: {finite_steps}")
@@ -510,103 +567,7 @@ print(tanh_extreme.summary())
 # ## 5. Knowledge check
 
 # %%
-last = crash.first_nonfinite_step  # show the losses up to the first non-finite one
-crash_losses = crash.losses if last is None else crash.losses[: last + 1]
-questions = [
-    quiz.Question(
-        prompt="Which size of W bounds how much one backward step through W can stretch a "
-        "gradient?",
-        choices=["its spectral radius", "its largest singular value", "its largest entry"],
-        answer=1,
-        explanations=[
-            "The spectral radius governs repeated application of the same matrix, but a single "
-            "step can stretch more: σ_max ≥ ρ.",
-            "‖Wᵀv‖ ≤ σ_max(W)‖v‖ for every v, with equality along the top singular vector.",
-            "A single entry says little: a matrix of small entries can still have a large σ_max.",
-        ],
-    ),
-    quiz.Question(
-        prompt="Twenty linear layers with W = 1.5 × (orthogonal matrix). What happens to the "
-        "gradient from the output to the input?",
-        choices=[
-            "it is multiplied by about 30",
-            f"it is multiplied by about {1.5**20:.0f}",
-            "it stays the same, orthogonal matrices preserve norms",
-        ],
-        answer=1,
-        explanations=[
-            "That would be 1.5 × 20: the factors multiply, they do not add.",
-            "Every singular value is 1.5, so each layer multiplies by exactly 1.5: 1.5^20.",
-            "Q preserves norms, but the scale 1.5 multiplies in at every layer.",
-        ],
-    ),
-    quiz.Question(
-        prompt="A Gaussian W has σ_max = 1.18 but rms singular value 0.6. Through 20 "
-        "independent such layers, the gradient typically…",
-        choices=["grows, because σ_max > 1", "shrinks, roughly like 0.6^20"],
-        answer=1,
-        explanations=[
-            "σ_max > 1 only says some direction can grow; a random gradient is stretched by the "
-            "typical amount.",
-            "Independent random matrices stretch a gradient by their typical size, here 0.6.",
-        ],
-    ),
-    quiz.Question(
-        prompt=f"In section 3.1 the loss went {', '.join(f'{v:.3g}' for v in crash_losses)}. "
-        "Which symptom came first?",
-        choices=["NaN values", "a loss spike", "vanishing gradients"],
-        answer=1,
-        explanations=[
-            "NaN is the end of the story, not the start.",
-            "The climb to more than ten times the starting loss is the spike; in every run of "
-            "section 3 the first inf or nan came at least two steps later.",
-            "Nothing vanished: the gradients grew with the loss.",
-        ],
-    ),
-    quiz.Question(
-        prompt="Why does training stop being recoverable once a gradient is inf?",
-        choices=[
-            "the next update writes inf into the weights, and inf − inf = nan spreads everywhere",
-            "PyTorch raises an exception",
-            "the learning rate becomes zero",
-        ],
-        answer=0,
-        explanations=[
-            "One inf update poisons the weights; every later forward pass computes nan.",
-            "PyTorch does not raise on inf or nan; it keeps computing, which is why you check.",
-            "Nothing changes the learning rate; the weights are the problem.",
-        ],
-    ),
-    quiz.Question(
-        prompt="A linear RNN with recurrent weight s = 0.9 is unrolled over 50 steps. How much of the "
-        "gradient at the last step reaches the first?",
-        choices=["about 0.9", "about 0.45", f"about {0.9**49:.3f}"],
-        answer=2,
-        explanations=[
-            "That is one step's worth; there are 49 steps between the first and the last.",
-            "That would be 0.9 × 0.5; the factor is applied once per step.",
-            "0.9^49 ≈ 0.0057: less than 1 % survives — a vanishing gradient through time.",
-        ],
-    ),
-    quiz.Question(
-        prompt="Why does a tanh RNN with W_h = 1.1 × (orthogonal matrix) not explode over 50 steps "
-        "while a linear one with s = 1.1 does?",
-        choices=[
-            "tanh saturates as h grows, so its slope pulls each step's factor below 1",
-            "tanh networks cannot have gradients above 1",
-            "the orthogonal matrix cancels the growth",
-        ],
-        answer=0,
-        explanations=[
-            "The factor per step is s × tanh', and tanh' drops as the state grows.",
-            "They can: at s = 2 the tanh RNN's gradient grows thousands of times over 50 "
-            "steps.",
-            "An orthogonal matrix scaled by 1.1 stretches every direction by 1.1.",
-        ],
-    ),
-]
-widgets.show(quiz.make_quiz(questions, title="Chapter 3 knowledge check"))
-print(f"{len(questions)} questions")
+quiz.show(questions.KNOWLEDGE_CHECK, title="Chapter 3 knowledge check")
 
 # %% [markdown]
 # ## Summary

@@ -16,12 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from gradlab.chapters.ch03_exploding.plots import plot_growth, plot_time_gradients
-from gradlab.chapters.ch03_exploding.widgets import (
-    GROWTH_GRID,
-    TIME_GRID,
-    compute_growth,
-    compute_time_comparison,
-)
+from gradlab.chapters.ch03_exploding.widgets import GROWTH_GRID, TIME_GRID, compute_time_comparison
+from gradlab.measure.spectral import measure_growth
 
 
 def median_ms(function, repeats: int = 20) -> float:
@@ -47,7 +43,10 @@ def drawn(compute, plot):
 if __name__ == "__main__":
     depth = GROWTH_GRID.depth_max
     for kind, activation, scale in [("orthogonal", "linear", 3.0), ("gaussian", "tanh", 1.5)]:
-        compute = lambda k=kind, a=activation, s=scale: compute_growth(depth, s, k, a)  # noqa: E731
+
+        def compute(k=kind, a=activation, s=scale):
+            return measure_growth(depth, s, kind=k, activation=a)
+
         print(
             f"growth demo, depth {depth}, {kind} {activation} x{scale}: "
             f"compute {median_ms(compute):.1f} ms, "

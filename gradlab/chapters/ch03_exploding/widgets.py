@@ -14,12 +14,7 @@ import matplotlib.pyplot as plt
 
 from gradlab.chapters.ch03_exploding.plots import plot_growth, plot_time_gradients
 from gradlab.measure.rnn import RNN_CASES, TimeGradients, compute_time_gradients
-from gradlab.measure.spectral import (
-    CHAIN_ACTIVATIONS,
-    WEIGHT_KINDS,
-    GrowthMeasurement,
-    measure_growth,
-)
+from gradlab.measure.spectral import CHAIN_ACTIVATIONS, WEIGHT_KINDS, measure_growth
 from gradlab.ui.controls import dropdown, float_slider, int_slider
 from gradlab.ui.wiring import wire
 
@@ -52,13 +47,6 @@ GROWTH_GRID = GrowthGrid()
 TIME_GRID = TimeGrid()
 
 
-def compute_growth(
-    depth: int, weight_scale: float, kind: str = "orthogonal", activation: str = "linear"
-) -> GrowthMeasurement:
-    """The numbers behind one setting of the weight-scale demo (one real backward pass)."""
-    return measure_growth(depth, weight_scale, kind=kind, activation=activation)
-
-
 def compute_time_comparison(recurrent_scale: float, steps: int) -> list[TimeGradients]:
     """‖∂L/∂h_t‖ for every t, for the linear and the tanh nn.RNN with the same scale s and T."""
     return [compute_time_gradients(case, recurrent_scale, steps) for case in RNN_CASES]
@@ -82,7 +70,7 @@ def make_growth_demo(
     }
 
     def render(weight_scale: float, depth: int, kind: str, activation: str) -> str:
-        result = compute_growth(depth, weight_scale, kind, activation)
+        result = measure_growth(depth, weight_scale, kind=kind, activation=activation)
         plot_growth(result, plt.subplots(figsize=(7, 3.6))[1])
         return result.summary()
 
