@@ -4,6 +4,18 @@ A gradient can underflow to exactly 0 (the extreme of *vanishing*) or overflow f
 after which inf − inf gives nan (the aftermath of *exploding*). Readouts must never show a prefix
 glued to a word ("×exploded (nan)", "~exploded"): the prefix belongs to finite numbers only, and a
 non-finite or zero value is a phrase on its own. Used by every chapter's readouts and tables.
+
+Which function, by what the value is:
+- format_number: a value as a training log shows it (a loss, one step's gradient or weight norm).
+  Non-finite stays 'inf' / '-inf' / 'nan', the words print() and torch use; a NaN loss can come
+  from the data as well as from an overflow, so it is not called 'exploded'.
+- format_magnitude: a size that can vanish or explode (what is left of a gradient after a chain
+  of layers or steps): 0 'vanished (0)', inf 'exploded (inf)', nan 'exploded (nan)'.
+- format_factor: a multiplier or ratio ('×…'); nan is 'undefined (nan)' (0/0 or inf/inf).
+- format_percent: a fraction as a percentage, non-finite and 0 as format_magnitude.
+A fixed precision for finite values (a table column) is fine; non-finite ones still print through
+these. gradlab.grading keeps its own copy of format_number's words ('inf', '-inf', 'nan')
+because the grader starts without the library.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from gradlab.formatting import format_number
 from gradlab.measure.divergence import (
     RunSymptoms,
     count_loss_jumps,
@@ -80,6 +81,9 @@ def test_diverging_run_is_diagnosed(data):
     table = format_symptoms([calm, wild])
     assert "×exploded" not in table and "×vanished" not in table
     assert len(table.splitlines()) == 3
+    # the last loss reads as the training log reads it: a logged value, plain 'nan' / 'inf'
+    wild_last = table.splitlines()[2].rsplit("|", 1)[1].strip()
+    assert wild_last == format_number(wild.last_loss) and wild_last in {"nan", "inf"}
     step = wild.nonfinite_step
     assert "<- not finite" in format_gradients_at(records[3.0], step)
     assert "<- not finite" not in format_gradients_at(records[3.0], step - 1)

@@ -1,5 +1,6 @@
 """gradlab.grading.checks's checks and gradlab.grading.declarations' static scan, without a kernel."""
 
+import math
 from pathlib import Path
 
 import nbformat
@@ -336,3 +337,25 @@ def test_chapter_1_checks_name_the_common_wrong_answers(capsys, exercise, answer
     assert "it does not add them" not in printed  # the old hint, wrong for an off-by-one
     for answer in (0.4**20, 0.3**15):
         assert f"{answer:.4g}" not in printed and f"{answer:.2e}" not in printed
+
+
+@pytest.mark.parametrize(
+    ("received", "fragment"),
+    [
+        (float("nan"), "received nan (non-finite)"),
+        (float("inf"), "received inf (non-finite)"),
+        (float("-inf"), "received -inf (non-finite)"),
+        (np.array([1.0, float("nan"), float("inf")]), "(2 of 3; at index 1: nan)"),
+    ],
+    ids=["nan", "inf", "-inf", "array"],
+)
+def test_non_finite_answers_are_named_in_the_library_words(received, fragment) -> None:
+    """The grader stands alone but says 'nan' / 'inf' / '-inf' exactly as gradlab.formatting does."""
+    from gradlab.formatting import format_number
+
+    assert {format_number(v) for v in (math.nan, math.inf, -math.inf)} == {"nan", "inf", "-inf"}
+    expected = REFERENCE if np.ndim(received) == 0 else np.ones(3)
+    result = compare_close(received, expected, exercise="1.1", hint="h")
+    assert not result.passed
+    assert fragment in result.message, result.message
+    assert "exploded" not in result.message and "vanished" not in result.message

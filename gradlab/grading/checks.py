@@ -20,6 +20,7 @@ own rule) gets that hint instead of the generic one, e.g. "that is 19 factors" f
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -143,6 +144,13 @@ def _validate_mistakes(
 
 
 def _format_number(value: float) -> str:
+    """Four significant figures; non-finite as 'inf' / '-inf' / 'nan'.
+
+    The same words as gradlab.formatting.format_number (the grader cannot import the library).
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
     return f"{value:.4g}"
 
 
@@ -211,9 +219,19 @@ def compare_close(
     if value.shape != reference.shape:
         return fail(f"expected shape {tuple(reference.shape)}, received shape {tuple(value.shape)}")
     tolerance = f"rtol={rtol:g}" + (f", atol={atol:g}" if atol else "")
-    if not np.all(np.isfinite(value)):
+    finite = np.isfinite(value)
+    if not np.all(finite):
+        if value.ndim == 0:
+            return fail(
+                f"received {_format_number(float(value))} (non-finite); "
+                f"expected a finite number ({tolerance})"
+            )
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        where = first[0] if len(first) == 1 else first
         return fail(
-            f"received non-finite values (nan or inf); expected finite numbers ({tolerance})"
+            f"received non-finite values ({value.size - int(finite.sum())} of {value.size}; "
+            f"at index {where}: {_format_number(float(value[first]))}); "
+            f"expected finite numbers ({tolerance})"
         )
 
     close = _close(value, reference, rtol, atol)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gradlab.formatting import format_factor, format_magnitude, format_number
+from gradlab.formatting import format_factor, format_number
 from gradlab.models.mlp import make_mlp
 from gradlab.training.data import Split, load_digits_split
 from gradlab.training.loop import TrainingRecord, train_classifier
@@ -242,7 +242,11 @@ def _step(value: int | None) -> str:
 
 
 def format_symptoms(rows: Sequence[RunSymptoms]) -> str:
-    """A table with one row per run ('loss' as first non-finite: the forward pass overflowed)."""
+    """A table with one row per run ('loss' as first non-finite: the forward pass overflowed).
+
+    The last loss is a logged value, so it prints as the training log prints it (format_number:
+    'nan', not 'exploded (nan)'); the weight growth is a factor (format_factor).
+    """
     lines = [
         "   lr | seed | steps | spike at | non-finite at |     first non-finite | "
         f"jumps > {JUMP_THRESHOLD} | largest rise | weight growth | last loss"
@@ -252,7 +256,7 @@ def format_symptoms(rows: Sequence[RunSymptoms]) -> str:
             f"{row.lr:>5} | {row.seed:>4} | {row.steps_run:>5} | {_step(row.spike_step):>8} | "
             f"{_step(row.nonfinite_step):>13} | {row.first_nonfinite:>20} | "
             f"{row.loss_jumps:>10} | {format_number(row.largest_rise):>12} | "
-            f"{format_factor(row.weight_growth):>13} | {format_magnitude(row.last_loss)}"
+            f"{format_factor(row.weight_growth):>13} | {format_number(row.last_loss)}"
         )
     return "\n".join(lines)
 
