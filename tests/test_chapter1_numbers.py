@@ -10,7 +10,6 @@ import torch
 
 from gradlab import theory
 from gradlab.chapters.ch01_chain_rule.factor_measurement import measure_factor_table
-from gradlab.chapters.ch01_chain_rule.widgets import compute_gradient_flow
 from gradlab.measure import spectral
 from gradlab.measure.probe import STATUS_BOUNDS, make_batch, measure_gradient_flow, probe_gradients
 from gradlab.models.mlp import make_mlp
@@ -106,15 +105,15 @@ def test_status_bounds_as_the_chapter_lists_them():
 
 
 def test_relu_he_is_level_and_tilts_up_with_scale():
-    level = compute_gradient_flow(8, "relu", 1.0, "he")
+    level = measure_gradient_flow(8, "relu", 1.0, "he")
     assert set(level.statuses) == {"healthy"}
     assert 0.9 < level.typical_factor < 1.1
-    tilted = compute_gradient_flow(8, "relu", 1.5, "he")
+    tilted = measure_gradient_flow(8, "relu", 1.5, "he")
     assert tilted.total_measured > 5  # grows towards the input: the line tilts the other way
 
 
 def test_tanh_small_weights_underflow_to_exactly_zero():
-    probe = compute_gradient_flow(50, "tanh", 0.1, "xavier")
+    probe = measure_gradient_flow(50, "tanh", 0.1, "xavier")
     assert probe.typical_factor == pytest.approx(0.1, rel=0.1)  # "each layer keeps about a tenth"
     zeros = np.flatnonzero(probe.activation_grad_norms == 0)
     assert len(zeros) >= 3 and zeros[0] == 0  # "the first layers get exactly 0"
@@ -124,13 +123,13 @@ def test_tanh_small_weights_underflow_to_exactly_zero():
 
 def test_relu_normal_init_is_labelled_exploded_long_before_it_overflows():
     for depth in range(2, 7):
-        assert compute_gradient_flow(depth, "relu", 1.0, "normal").statuses[0] != "exploded"
+        assert measure_gradient_flow(depth, "relu", 1.0, "normal").statuses[0] != "exploded"
     for depth in (7, 8, 20, 40, 49):
-        probe = compute_gradient_flow(depth, "relu", 1.0, "normal")
+        probe = measure_gradient_flow(depth, "relu", 1.0, "normal")
         assert probe.statuses[0] == "exploded"  # "from depth 7 on"
         assert np.all(np.isfinite(probe.activation_grad_norms))  # "still finite, up to depth 49"
-    assert compute_gradient_flow(8, "relu", 1.0, "normal").typical_factor > 5  # "more than 5"
-    overflowed = compute_gradient_flow(50, "relu", 1.0, "normal")  # "at depth 50"
+    assert measure_gradient_flow(8, "relu", 1.0, "normal").typical_factor > 5  # "more than 5"
+    overflowed = measure_gradient_flow(50, "relu", 1.0, "normal")  # "at depth 50"
     assert math.isnan(overflowed.loss)
     assert np.all(np.isnan(overflowed.activation_grad_norms))  # "every gradient becomes nan"
     # "the network's output itself overflows float32 (it holds inf and nan)"; at 49 it does not
@@ -157,3 +156,44 @@ def test_exercise_network_has_one_layer_above_the_typical_ceiling():
         spectral.largest_singular_value(layer.linear.weight.detach()) for layer in model.layers
     ]
     assert min(largest) > 1.7 and max(largest) < 2.2  # "σ_max ≈ 2 here"
+
+
+# --- Chapter 1, section 1: the hand-built network the chapter shows -----------------------------
+
+
+def hand_built_fraction(factor: float, depth: int, width: int = 256) -> float:
+    """The chapter's plain-PyTorch cell: He-init ReLU layers scaled by `factor`, one backward."""
+    generator = torch.Generator().manual_seed(0)
+    layers: list[torch.nn.Module] = []
+    for _ in range(depth):
+        linear = torch.nn.Linear(width, width)
+        with torch.no_grad():
+            linear.weight.normal_(0.0, factor * math.sqrt(2 / width), generator=generator)
+            linear.bias.zero_()
+        layers += [linear, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers)
+    x = torch.randn(128, width, generator=generator, requires_grad=True)
+    top = model(x)
+    upstream = torch.randn(top.shape, generator=generator)
+    top.backward(upstream)
+    return float(x.grad.norm() / upstream.norm())
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.9, 1.0, 1.5])
+@pytest.mark.parametrize("depth", [10, 30])
+def test_hand_built_network_follows_factor_to_the_depth(factor, depth):
+    # "change factor and depth and run it again": what reaches the input stays near factor^depth
+    ratio = hand_built_fraction(factor, depth) / factor**depth
+    assert 0.6 < ratio < 1.1, ratio
+
+
+def test_hand_built_network_as_printed():
+    assert f"{hand_built_fraction(0.5, 10):.1e}" == "8.1e-04"  # theory 0.5^10 = 9.8e-04
+
+
+def test_widget_follow_up_numbers():
+    tiny = measure_gradient_flow(50, "tanh", 0.1, "xavier")
+    assert f"{tiny.typical_factor:.2f}" == "0.10"  # "each layer keeps about a tenth"
+    assert tiny.total_predicted < 1e-45  # "about 1e-50, far below float32's smallest number"
+    assert int(np.sum(tiny.activation_grad_norms == 0)) == 8  # "the first 8 layers ... 0"
+    assert measure_gradient_flow(8, "relu", 1.0, "normal").typical_factor > 5  # "more than 5"

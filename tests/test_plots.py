@@ -7,8 +7,9 @@ import matplotlib
 import numpy as np
 import pytest
 
-from gradlab.chapters.ch01_chain_rule.widgets import GRADIENT_FLOW_GRID, compute_gradient_flow
+from gradlab.chapters.ch01_chain_rule.widgets import GRADIENT_FLOW_GRID
 from gradlab.formatting import VANISHED
+from gradlab.measure.probe import measure_gradient_flow
 from gradlab.plotting.gradient_flow import (
     DECADES_AROUND_LAST,
     EXPLODED_LABEL,
@@ -53,7 +54,7 @@ def decades(limits):
 
 def test_underflow_to_zero_is_drawn_as_vanished_at_the_bottom():
     # tanh, Xavier, scale 0.1, depth 50: each layer keeps ~0.1, so layers 1-8 underflow to 0
-    probe = compute_gradient_flow(50, "tanh", 0.1, "xavier")
+    probe = measure_gradient_flow(50, "tanh", 0.1, "xavier")
     zero_layers = np.flatnonzero(probe.activation_grad_norms == 0) + 1
     assert len(zero_layers) >= 5
     ax = plot_gradient_flow(probe)
@@ -67,7 +68,7 @@ def test_underflow_to_zero_is_drawn_as_vanished_at_the_bottom():
 
 
 def test_overflow_is_drawn_as_exploded_at_the_top():
-    probe = compute_gradient_flow(50, "relu", 1.0, "normal")  # the output overflows: all nan
+    probe = measure_gradient_flow(50, "relu", 1.0, "normal")  # the output overflows: all nan
     assert not np.isfinite(probe.activation_grad_norms).any()
     ax = plot_gradient_flow(probe)
     x, y = edge_markers(ax, EXPLODED_LABEL)
@@ -85,7 +86,7 @@ def test_overflow_is_drawn_as_exploded_at_the_top():
     ids=[f"{a}-{i}-d{d}-s{s}" for a, i, d, s in EXTREMES],
 )
 def test_axis_spans_several_decades_and_holds_every_point(activation, init, depth, scale):
-    probe = compute_gradient_flow(depth, activation, scale, init)
+    probe = measure_gradient_flow(depth, activation, scale, init)
     ax = plot_gradient_flow(probe)
     measured = probe.activation_grad_norms
     finite = np.isfinite(measured) & (measured > 0)
@@ -99,25 +100,25 @@ def test_axis_spans_several_decades_and_holds_every_point(activation, init, dept
 
 
 def test_healthy_network_looks_flat_and_vanishing_looks_steep():
-    flat = compute_gradient_flow(8, "relu", 1.0, "he")
+    flat = measure_gradient_flow(8, "relu", 1.0, "he")
     ax = plot_gradient_flow(flat)
     spread = np.log10(flat.activation_grad_norms.max() / flat.activation_grad_norms.min())
     assert spread / decades(ax.get_ylim()) < 0.05  # noise fills under 5 % of the height
     plt.close("all")
-    fading = compute_gradient_flow(8, "sigmoid", 1.0, "xavier")
+    fading = measure_gradient_flow(8, "sigmoid", 1.0, "xavier")
     ax = plot_gradient_flow(fading)
     fall = np.log10(fading.activation_grad_norms.max() / fading.activation_grad_norms.min())
     assert fall / decades(ax.get_ylim()) > 0.5  # the fall fills most of the height
 
 
 def test_ylim_is_none_only_without_finite_values():
-    assert gradient_flow_ylim(compute_gradient_flow(50, "relu", 1.0, "normal")) is None
-    limits = gradient_flow_ylim(compute_gradient_flow(8, "relu", 1.0, "he"))
+    assert gradient_flow_ylim(measure_gradient_flow(50, "relu", 1.0, "normal")) is None
+    limits = gradient_flow_ylim(measure_gradient_flow(8, "relu", 1.0, "he"))
     assert limits is not None and decades(limits) >= 2 * DECADES_AROUND_LAST
 
 
 def test_legend_sits_outside_the_axes():
-    ax = plot_gradient_flow(compute_gradient_flow(50, "tanh", 0.1, "xavier"))
+    ax = plot_gradient_flow(measure_gradient_flow(50, "tanh", 0.1, "xavier"))
     ax.figure.canvas.draw()
     legend_box = ax.get_legend().get_window_extent()
     assert legend_box.x0 >= ax.get_window_extent().x1  # never hides a marker on an edge

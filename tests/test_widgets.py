@@ -7,13 +7,9 @@ import matplotlib
 import numpy as np
 import pytest
 
-from gradlab.chapters.ch01_chain_rule.widgets import (
-    GRADIENT_FLOW_GRID,
-    compute_gradient_flow,
-    make_gradient_flow_demo,
-)
+from gradlab.chapters.ch01_chain_rule.widgets import GRADIENT_FLOW_GRID, make_gradient_flow_demo
 from gradlab.formatting import format_number
-from gradlab.measure.probe import STATUSES, classify_gradient
+from gradlab.measure.probe import STATUSES, classify_gradient, measure_gradient_flow
 
 matplotlib.use("Agg")
 
@@ -76,7 +72,7 @@ def assert_valid(probe, depth):
 @pytest.mark.parametrize("init", GRID.inits)
 def test_sweep_slider_grid(activation, init):
     for depth, scale in itertools.product(DEPTHS, SCALES):
-        assert_valid(compute_gradient_flow(depth, activation, scale, init), depth)
+        assert_valid(measure_gradient_flow(depth, activation, scale, init), depth)
 
 
 def test_every_scale_step_at_the_deepest_setting():
@@ -84,15 +80,15 @@ def test_every_scale_step_at_the_deepest_setting():
     for i in range(steps):
         scale = GRID.scale_min + i * GRID.scale_step
         for activation in ("sigmoid", "relu"):
-            assert_valid(compute_gradient_flow(GRID.depth_max, activation, scale, "normal"), 50)
+            assert_valid(measure_gradient_flow(GRID.depth_max, activation, scale, "normal"), 50)
 
 
 def test_extremes_behave_as_taught():
-    deep_sigmoid = compute_gradient_flow(50, "sigmoid", 1.0, "xavier")
+    deep_sigmoid = measure_gradient_flow(50, "sigmoid", 1.0, "xavier")
     assert deep_sigmoid.statuses[0] == "vanished"
-    blown_up = compute_gradient_flow(50, "relu", GRID.scale_max, "normal")
+    blown_up = measure_gradient_flow(50, "relu", GRID.scale_max, "normal")
     assert blown_up.statuses[0] == "exploded"
-    assert compute_gradient_flow(50, "relu", 1.0, "he").statuses[0] == "healthy"
+    assert measure_gradient_flow(50, "relu", 1.0, "he").statuses[0] == "healthy"
 
 
 def test_widget_redraws_on_slider_move():
@@ -121,7 +117,7 @@ EXTREMES = list(
     ids=[f"{a}-{i}-d{d}-s{s}" for a, i, d, s in EXTREMES],
 )
 def test_readout_at_every_extreme_of_the_grid(activation, init, depth, scale):
-    probe = compute_gradient_flow(depth, activation, scale, init)
+    probe = measure_gradient_flow(depth, activation, scale, init)
     summary = probe.summary()
     assert_readout_follows_the_wording_rule(summary)
     first, per_layer, _ = summary.splitlines()
@@ -138,10 +134,10 @@ def test_readout_at_every_extreme_of_the_grid(activation, init, depth, scale):
 
 
 def test_readouts_at_the_settings_the_chapter_names():
-    underflow = compute_gradient_flow(50, "tanh", 0.1, "xavier").summary()
+    underflow = measure_gradient_flow(50, "tanh", 0.1, "xavier").summary()
     assert "measured vanished (0)" in underflow
     assert "geometric mean of the" in underflow  # the per-layer factor from the usable layers
-    overflow = compute_gradient_flow(50, "relu", 1.0, "normal").summary()
+    overflow = measure_gradient_flow(50, "relu", 1.0, "normal").summary()
     assert "the input's gradient is exploded (nan)" in overflow
-    start = compute_gradient_flow(8, "sigmoid", 1.0, "xavier").summary()
+    start = measure_gradient_flow(8, "sigmoid", 1.0, "xavier").summary()
     assert "(very small)" in start and "geometric mean of 8 factors" in start

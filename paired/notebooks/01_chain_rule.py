@@ -36,15 +36,14 @@ import math
 import torch
 
 from gradlab import theory
-from gradlab.chapters.ch01_chain_rule import factor_measurement
-from gradlab.plotting import gradient_flow as plots
-from gradlab.measure import probe
-from gradlab.ui import quiz
-from gradlab.measure import spectral
-from gradlab.ui import wiring as widgets
-from gradlab.chapters.ch01_chain_rule.widgets import compute_gradient_flow, make_gradient_flow_demo
+from gradlab.chapters.ch01_chain_rule import factor_measurement, questions
+from gradlab.chapters.ch01_chain_rule.widgets import make_gradient_flow_demo
+from gradlab.measure import probe, spectral
 from gradlab.models.activations import activation_derivative, max_derivative
 from gradlab.models.mlp import make_mlp
+from gradlab.plotting import gradient_flow as plots
+from gradlab.ui import quiz
+from gradlab.ui import wiring as widgets
 
 # %% [markdown]
 # ## 1. A deep network is a long product
@@ -117,10 +116,35 @@ print("0.1 + 0.5^50 == 0.1 in float32:", bool(weight + table.value(0.5, 50) == w
 #
 # A table of powers is only arithmetic. Does a real network follow it? We can build networks
 # whose layers multiply the gradient by a chosen factor: a ReLU layer with He initialisation
-# passes the gradient through unchanged on average, so scaling its weights by $s$ makes the
-# per-layer factor about $s$. For each row we build a 256-wide ReLU network of 10 and of 50
-# layers, run one real forward and backward pass on a random batch, and divide the gradient
-# that reaches the input by the gradient that reached the last layer.
+# (weights of standard deviation $\sqrt{2/\text{fan-in}}$) passes the gradient through unchanged
+# on average, so scaling its weights by $s$ makes the per-layer factor about $s$. Here is one
+# such network in plain PyTorch, one forward and one backward pass: we send a random gradient
+# back from the top and divide the gradient that reaches the input by it. Change `factor` and
+# `depth` and run the cell again.
+
+# %%
+factor, depth, width = 0.5, 10, 256
+generator = torch.Generator().manual_seed(0)
+layers = []
+for _ in range(depth):
+    linear = torch.nn.Linear(width, width)
+    with torch.no_grad():
+        linear.weight.normal_(0.0, factor * math.sqrt(2 / width), generator=generator)
+        linear.bias.zero_()
+    layers += [linear, torch.nn.ReLU()]
+model = torch.nn.Sequential(*layers)
+
+x = torch.randn(128, width, generator=generator, requires_grad=True)
+top = model(x)
+upstream = torch.randn(top.shape, generator=generator)  # the gradient arriving from above
+top.backward(upstream)
+kept = float(x.grad.norm() / upstream.norm())
+print(f"reaches the input: {kept:.1e}   theory {factor}^{depth} = {factor**depth:.1e}")
+
+# %% [markdown]
+# `gradlab.chapters.ch01_chain_rule.factor_measurement` does the same for every row of the
+# table, at 10 and at 50 layers, with gradlab's MLP (there the gradient from the top comes from
+# a real cross-entropy loss):
 
 # %% tags=["nbval-ignore-output"]
 measured = factor_measurement.measure_factor_table()
@@ -254,40 +278,35 @@ print(relu_probe.table())
 # - Start at 8 sigmoid layers and watch the gradient fade towards the input.
 # - Switch to `relu` with `he` init: the line is level, a gradient highway.
 # - With `relu`/`he`, push the weight scale above 1: the line tilts the other way.
-# - Choose `tanh`, `xavier` and weight scale 0.1, and raise the depth to 50: each layer keeps about
-#   a tenth, the gradient drops below half of float32's smallest number, and the first layers get
-#   exactly 0 (▼).
-# - Choose `relu` with `normal` init (plain `randn` weights, no scaling by fan-in): each layer
-#   multiplies the gradient by more than 5, so from depth 7 on the first layer's gradient is
-#   labelled *exploded*. Those gradients are still finite numbers, up to depth 49. At depth 50
-#   the network's output itself overflows float32 (it holds inf and nan), and every gradient
-#   becomes nan (×).
+# - Choose `tanh`, `xavier` and weight scale 0.1, and raise the depth to 50: the first layers'
+#   gradients drop to exactly 0 (▼).
+# - Choose `relu` with `normal` init (plain `randn` weights, no scaling by fan-in) and raise the
+#   depth step by step: where is the first layer's gradient first labelled *exploded*, and where
+#   does it become nan (×)?
 
 # %% tags=["nbval-ignore-output"]
 demo = make_gradient_flow_demo(depth=8, activation="sigmoid", weight_scale=1.0)
 widgets.show(demo)
 
 # %% [markdown]
-# The same readout for the settings in the list above, as text you can compare with what you saw:
+# What the last two settings show. With `tanh` and weight scale 0.1 each layer keeps about a
+# tenth, so fifty layers would keep about $10^{-50}$, far below half of float32's smallest number:
 
 # %%
-for setting in [
-    (8, "sigmoid", 1.0, "xavier"),
-    (8, "relu", 1.0, "he"),
-    (8, "relu", 1.5, "he"),
-    (50, "tanh", 0.1, "xavier"),
-    (8, "relu", 1.0, "normal"),
-    (50, "relu", 1.0, "normal"),
-]:
-    print("depth {}, {}, weight scale {}, {} init:".format(*setting))
-    print(compute_gradient_flow(*setting).summary(), end="\n\n")
+tiny = probe.measure_gradient_flow(50, "tanh", 0.1, "xavier")
+zeros = sum(norm == 0 for norm in tiny.activation_grad_norms)
+print(f"per layer ×{tiny.typical_factor:.2f}; the first {zeros} layers' gradients are exactly 0")
 
 # %% [markdown]
-# Where the `relu`/`normal` label and the overflow begin, at the depths either side of each:
+# With `normal` init each layer multiplies the gradient by more than 5. The label *exploded*
+# means "far too large", not an overflow: for many depths the gradients stay finite numbers,
+# until the network's output itself overflows float32 (it holds inf and nan) and every gradient
+# becomes nan:
 
 # %%
+print(f"per layer ×{probe.measure_gradient_flow(8, 'relu', 1.0, 'normal').typical_factor:.1f}")
 for depth in (6, 7, 49, 50):
-    normal_probe = compute_gradient_flow(depth, "relu", 1.0, "normal")
+    normal_probe = probe.measure_gradient_flow(depth, "relu", 1.0, "normal")
     finite = all(math.isfinite(norm) for norm in normal_probe.activation_grad_norms)
     print(f"depth {depth}: first layer {normal_probe.statuses[0]}, every gradient finite: {finite}")
 
@@ -298,24 +317,7 @@ for depth in (6, 7, 49, 50):
 # it once it has passed back through all 15 layers (as a fraction of what left the loss)?
 
 # %%
-answer = theory.gradient_after_layers(0.3, 15)
-quick_check = quiz.Question(
-    prompt="15 layers, each multiplying the gradient by 0.3: what is left after all 15?",
-    choices=[
-        f"about {0.3 * 15:.1f} — the factors add up",
-        f"about {answer:.1e}",
-        f"about {theory.gradient_after_layers(0.3, 5):.1e} — only the last few layers count",
-        "exactly 0",
-    ],
-    answer=1,
-    explanations=[
-        "The chain rule multiplies the layers' factors; it does not add them.",
-        f"0.3 to the 15th power is {answer:.2e}: the gradient is effectively gone.",
-        "Every one of the 15 layers multiplies in, not just the last five.",
-        "It is tiny but not exactly zero; in float32 it would even still be representable.",
-    ],
-)
-widgets.show(quiz.make_quiz([quick_check]))
+quiz.show(questions.QUICK_CHECK)
 
 # %% [markdown]
 # ## Summary

@@ -42,11 +42,11 @@ import torch
 import torch.nn.functional as F
 
 from gradlab import theory
-from gradlab.measure import probe
-from gradlab.ui import quiz
-from gradlab.ui import wiring as widgets
+from gradlab.chapters.ch01_chain_rule import questions
 from gradlab.grading import check_close, check_shape
+from gradlab.measure import probe
 from gradlab.models.mlp import make_mlp
+from gradlab.ui import quiz
 
 # %% [markdown]
 # ## Part A — products of factors, by hand
@@ -365,98 +365,7 @@ print(f"layer 1 to layer 10: {peaks[-1] - peaks[0]:.1f} powers of ten")
 # grader does not score it.
 
 # %%
-after_50_at_1_1 = theory.gradient_after_layers(1.1, 50)
-bound_10 = theory.sigmoid_bound(10)
-measured_ratio = reference.relative_grad_norms[0]
-questions = [
-    quiz.Question(
-        prompt="Why does the gradient at the first layer change exponentially with depth?",
-        choices=[
-            "The chain rule multiplies one factor per layer",
-            "The chain rule adds one term per layer",
-            "The optimizer divides the learning rate by the depth",
-        ],
-        answer=0,
-        explanations=[
-            "A product of L similar factors behaves like factor^L: exponential in L.",
-            "A sum would grow linearly; backpropagation multiplies the local Jacobians.",
-            "The optimizer only uses the gradient; the shrinking happens before it sees it.",
-        ],
-    ),
-    quiz.Question(
-        prompt="What is the largest derivative of the sigmoid, and where is it reached?",
-        choices=["1, at x = 0", "0.25, at x = 0", "0.5, for large x"],
-        answer=1,
-        explanations=[
-            "That is tanh's largest slope, not the sigmoid's.",
-            "σ'(0) = σ(0)(1 − σ(0)) = 0.5 × 0.5; everywhere else the slope is smaller.",
-            "For large x the sigmoid is flat: its slope tends to 0 (saturation).",
-        ],
-    ),
-    quiz.Question(
-        prompt="If no weight matrix stretches any vector (‖W‖₂ ≤ 1), at most how much of the "
-        "gradient survives 10 sigmoid layers?",
-        choices=[f"{bound_10:.1e}", "0.25", f"{0.25 * 10:.1f}"],
-        answer=0,
-        explanations=[
-            f"0.25^10 = {bound_10:.2e}: under a millionth. Random unit-gain weights stretch some "
-            "directions by about 2, so for them this is the typical case, not a guarantee.",
-            "That is one layer's bound; ten layers multiply it ten times.",
-            "Factors multiply, they do not add.",
-        ],
-    ),
-    quiz.Question(
-        prompt="Every layer multiplies the gradient by 1.1. What happens over 50 layers?",
-        choices=[
-            "Almost nothing: 1.1 is close to 1",
-            f"It grows about {after_50_at_1_1:.0f}-fold: exploding gradients",
-            "It vanishes",
-        ],
-        answer=1,
-        explanations=[
-            "Close to 1 is not 1: the small excess compounds over 50 layers.",
-            f"1.1^50 = {after_50_at_1_1:.1f}.",
-            "Factors above 1 make the product grow, not shrink.",
-        ],
-    ),
-    quiz.Question(
-        prompt="One layer's backward step multiplies the upstream gradient by f'(z) and by Wᵀ. "
-        "Which of the two does the initialisation scale set directly?",
-        choices=["f'(z)", "Wᵀ", "Neither"],
-        answer=1,
-        explanations=[
-            "f'(z) depends on the activation and on where z falls; the init affects it only "
-            "indirectly, through the size of z.",
-            "The weights' scale is the initialisation; Wᵀ carries it straight into the gradient.",
-            "The weight transpose is in every layer's backward step.",
-        ],
-    ),
-    quiz.Question(
-        prompt="In a deep sigmoid network at initialisation, which layer's weights get the "
-        "smallest gradients?",
-        choices=["The last layer", "The first layer", "All layers about the same"],
-        answer=1,
-        explanations=[
-            "The last layer is closest to the loss: its gradient has been multiplied the least.",
-            "The first layer's gradient has passed through every layer above it.",
-            "Exercise 1.5's histograms show them shifting layer by layer.",
-        ],
-    ),
-    quiz.Question(
-        prompt="In Exercise 1.4's network, what fraction of the last layer's gradient norm "
-        "reaches the first layer?",
-        choices=[f"about {measured_ratio:.0e}", "about 0.5", "about 1"],
-        answer=0,
-        explanations=[
-            f"The probe measured {measured_ratio:.1e}: the nine layers above the first one each "
-            "shrink it.",
-            "That would be a single layer's worth of shrinking.",
-            "That would be a healthy network; sigmoid layers shrink the gradient a lot.",
-        ],
-    ),
-]
-widgets.show(quiz.make_quiz(questions, title="Chapter 1 knowledge check"))
-print(f"{len(questions)} questions")
+quiz.show(questions.EXERCISE_CHECK, title="Chapter 1 knowledge check")
 
 # %% [markdown]
 # ## Grade this notebook

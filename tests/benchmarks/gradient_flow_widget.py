@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from gradlab.chapters.ch01_chain_rule.widgets import compute_gradient_flow
+from gradlab.measure.probe import measure_gradient_flow
 from gradlab.plotting.gradient_flow import plot_gradient_flow
 
 
@@ -30,7 +30,7 @@ def median_ms(function, repeats: int = 20) -> float:
 
 
 def compute_and_draw(activation: str, scale: float, init: str) -> None:
-    probe = compute_gradient_flow(50, activation, scale, init)
+    probe = measure_gradient_flow(50, activation, scale, init)
     fig, ax = plt.subplots(figsize=(7, 3.6))
     plot_gradient_flow(probe, ax)
     fig.canvas.draw()
@@ -39,6 +39,6 @@ def compute_and_draw(activation: str, scale: float, init: str) -> None:
 
 if __name__ == "__main__":
     for setting in [("sigmoid", 1.0, "xavier"), ("relu", 1.0, "he"), ("relu", 3.0, "normal")]:
-        compute = median_ms(lambda s=setting: compute_gradient_flow(50, *s))
+        compute = median_ms(lambda s=setting: measure_gradient_flow(50, *s))
         full = median_ms(lambda s=setting: compute_and_draw(*s))
         print(f"depth 50 {setting}: compute {compute:.1f} ms, compute + draw {full:.1f} ms")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 
-from gradlab.measure.probe import GradientProbe, measure_gradient_flow
+from gradlab.measure.probe import measure_gradient_flow
 from gradlab.models.activations import ACTIVATIONS
 from gradlab.models.mlp import INITS
 from gradlab.plotting.gradient_flow import plot_gradient_flow
@@ -31,13 +31,6 @@ class GradientFlowGrid:
 GRADIENT_FLOW_GRID = GradientFlowGrid()
 
 
-def compute_gradient_flow(
-    depth: int, activation: str, weight_scale: float, init: str, *, seed: int = 0
-) -> GradientProbe:
-    """The numbers behind one setting of the demo: a fresh network, one real backward pass."""
-    return measure_gradient_flow(depth, activation, weight_scale, init, seed=seed)
-
-
 def make_gradient_flow_demo(
     depth: int = 8, activation: str = "sigmoid", weight_scale: float = 1.0, init: str = "xavier"
 ) -> widgets.VBox:
@@ -53,7 +46,8 @@ def make_gradient_flow_demo(
     }
 
     def render(depth: int, activation: str, weight_scale: float, init: str) -> str:
-        probe = compute_gradient_flow(depth, activation, weight_scale, init)
+        # a fresh seeded network and one real backward pass per setting
+        probe = measure_gradient_flow(depth, activation, weight_scale, init)
         plot_gradient_flow(probe)
         return probe.summary()
 
