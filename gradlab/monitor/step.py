@@ -119,100 +119,138 @@ class StepBuffer:
             (rows, event): rows maps each quantity to an array of shape (steps, columns); event is
             (row, quantity, index, index_is_a_parameter) for the first row with a NaN/inf, or None.
         """
-        steps = len(flat)
+        parts, input_finite = self._split(flat)
+        columns = _LayerColumns(len(flat), n_layers)
+        rows: dict[str, np.ndarray] = {}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rows |= self._activation_rows(parts["act_values"], columns)
+            rows |= self._flag_rows(parts["flag_values"], columns)
+            rows |= self._output_grad_rows(parts["grad_out_values"], columns)
+            rows |= self._param_grad_rows(parts["grad_values"], columns, param_layers)
+            rows |= self._update_rows(parts, columns, param_layers, param_sizes)
+        if layer_hooks:
+            called = np.zeros(n_layers)
+            called[self.called] = 1.0
+            rows["called"] = np.tile(called, (len(flat), 1))
+        return rows, self._first_event(flat, parts, input_finite)
+
+    def _split(self, flat: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Cut the stacked numbers back into their groups (in close()'s order) and the input check.
+
+        Returns:
+            (parts, input_finite): each group as (steps, its length); per step, whether the
+            batch was finite (all True when the input was not watched).
+        """
         parts, start = {}, 0
         for group in _GROUPS:
             parts[group] = flat[:, start : start + self.lengths[group]]
             start += self.lengths[group]
-        input_finite = np.isfinite(flat[:, start]) if self.has_input else np.ones(steps, bool)
+        input_finite = np.isfinite(flat[:, start]) if self.has_input else np.ones(len(flat), bool)
         start += self.has_input
         for group in _VECTOR_GROUPS:
             parts[group] = flat[:, start : start + self.lengths[group]]
             start += self.lengths[group]
-        rows: dict[str, np.ndarray] = {}
+        return parts, input_finite
 
-        def per_layer(layers: list[int] | np.ndarray, weights: np.ndarray) -> np.ndarray:
-            """Sum weights (steps, values) into their layers' columns, in order, like bincount."""
-            out = np.zeros((steps, n_layers))
-            np.add.at(out, (slice(None), np.asarray(layers, dtype=np.intp)), weights)
-            return out
+    def _activation_rows(self, values: np.ndarray, columns: _LayerColumns) -> dict[str, np.ndarray]:
+        """Activation mean and std per layer from (sum, L2 norm), pooled over calls of one layer."""
+        act = values.reshape(columns.steps, -1, 2)
+        if not act.shape[1]:
+            return {}
+        count = columns.constant(self.act_layers, self.act_sizes)
+        mean = columns.per_layer(self.act_layers, act[:, :, 0]) / count  # NaN where not seen
+        variance = columns.per_layer(self.act_layers, act[:, :, 1] ** 2) / count - mean**2
+        # NaN stays NaN
+        return {"activation_mean": mean, "activation_std": np.sqrt(np.maximum(variance, 0.0))}
 
-        def constant(layers: list[int] | np.ndarray, weights: list | np.ndarray) -> np.ndarray:
-            return np.bincount(layers, weights=weights, minlength=n_layers)
+    def _flag_rows(self, values: np.ndarray, columns: _LayerColumns) -> dict[str, np.ndarray]:
+        """Dead (ReLU family) and saturated (sigmoid, tanh) fractions of each layer's outputs."""
+        if not self.lengths["flag_values"]:
+            return {}
+        saturation = np.asarray(self.flag_saturation)
+        layers = np.asarray(self.flag_layers)
+        sizes = np.asarray(self.flag_sizes, dtype=np.float64)
+        flags = np.where(self.flag_live, sizes - values, values)  # live counts become dead counts
+        rows = {}
+        for name, mask in (("fraction_dead", ~saturation), ("fraction_saturated", saturation)):
+            if mask.any():
+                rows[name] = columns.per_layer(layers[mask], flags[:, mask]) / columns.constant(
+                    layers[mask], sizes[mask]
+                )
+        return rows
 
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # Activations: mean and std from (sum, L2 norm), pooled over calls of one layer.
-            act = parts["act_values"].reshape(steps, -1, 2)
-            if act.shape[1]:
-                count = constant(self.act_layers, self.act_sizes)
-                mean = per_layer(self.act_layers, act[:, :, 0]) / count  # NaN where not seen
-                variance = per_layer(self.act_layers, act[:, :, 1] ** 2) / count - mean**2
-                rows["activation_mean"] = mean
-                rows["activation_std"] = np.sqrt(np.maximum(variance, 0.0))  # NaN stays NaN
+    def _output_grad_rows(
+        self, values: np.ndarray, columns: _LayerColumns
+    ) -> dict[str, np.ndarray]:
+        """Gradient reaching each layer's output: root-sum-square over the layer's calls."""
+        if not values.shape[1]:
+            return {}
+        squares = columns.per_layer(self.grad_out_layers, values**2)
+        elements = columns.constant(self.grad_out_layers, self.grad_out_sizes)
+        reached = elements > 0
+        return {
+            "output_grad_norm": np.where(reached, np.sqrt(squares), np.nan),
+            "output_grad_rms": np.sqrt(squares / elements),
+        }
 
-            # Dead (ReLU family) and saturated (sigmoid, tanh) fractions.
-            if self.lengths["flag_values"]:
-                saturation = np.asarray(self.flag_saturation)
-                layers = np.asarray(self.flag_layers)
-                sizes = np.asarray(self.flag_sizes, dtype=np.float64)
-                flags = np.where(self.flag_live, sizes - parts["flag_values"], parts["flag_values"])
-                for name, mask in (
-                    ("fraction_dead", ~saturation),
-                    ("fraction_saturated", saturation),
-                ):
-                    if mask.any():
-                        rows[name] = per_layer(layers[mask], flags[:, mask]) / constant(
-                            layers[mask], sizes[mask]
-                        )
+    def _param_grad_rows(
+        self, values: np.ndarray, columns: _LayerColumns, param_layers: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Parameter, layer and global gradient norms; a parameter without .grad: NaN, has_grad 0."""
+        steps = columns.steps
+        has_grad = np.zeros(len(param_layers))
+        has_grad[self.grad_params] = 1.0
+        grad_norm = np.full((steps, len(param_layers)), np.nan)
+        grad_norm[:, self.grad_params] = values
+        squared = np.where(has_grad > 0, grad_norm**2, 0.0)
+        any_grad = columns.constant(param_layers, has_grad) > 0
+        layer_norm = np.sqrt(columns.per_layer(param_layers, squared))
+        global_norm = np.sqrt(squared.sum(axis=1)) if self.grad_params else np.nan
+        return {
+            "grad_norm": grad_norm,
+            "has_grad": np.tile(has_grad, (steps, 1)),
+            "layer_grad_norm": np.where(any_grad, layer_norm, np.nan),
+            "global_grad_norm": np.broadcast_to(global_norm, steps)[:, None],
+        }
 
-            # Gradient reaching each layer's output, root-sum-square over calls.
-            grad_out = parts["grad_out_values"]
-            if grad_out.shape[1]:
-                squares = per_layer(self.grad_out_layers, grad_out**2)
-                elements = constant(self.grad_out_layers, self.grad_out_sizes)
-                reached = elements > 0
-                rows["output_grad_norm"] = np.where(reached, np.sqrt(squares), np.nan)
-                rows["output_grad_rms"] = np.sqrt(squares / elements)
+    def _update_rows(
+        self,
+        parts: dict[str, np.ndarray],
+        columns: _LayerColumns,
+        param_layers: np.ndarray,
+        param_sizes: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """Update-to-data ratio per layer; sampled squared norms are scaled up to the whole param."""
+        if not self.update_params:
+            return {}
+        index = np.asarray(self.update_params)
+        scale = param_sizes[index] / np.asarray(self.update_sizes, dtype=np.float64)
+        layers = param_layers[index]
+        data = columns.per_layer(layers, scale * parts["data_values"] ** 2)
+        delta = columns.per_layer(layers, scale * parts["delta_values"] ** 2)
+        updated = columns.constant(layers, np.ones(len(index))) > 0
+        return {"update_ratio": np.where(updated, np.sqrt(delta / data), np.nan)}
 
-            # Parameter gradients; parameters without a .grad stay NaN with has_grad = 0.
-            has_grad = np.zeros(len(param_layers))
-            has_grad[self.grad_params] = 1.0
-            grad_norm = np.full((steps, len(param_layers)), np.nan)
-            grad_norm[:, self.grad_params] = parts["grad_values"]
-            squared = np.where(has_grad > 0, grad_norm**2, 0.0)
-            any_grad = constant(param_layers, has_grad) > 0
-            layer_norm = np.sqrt(per_layer(param_layers, squared))
-            rows["grad_norm"], rows["has_grad"] = grad_norm, np.tile(has_grad, (steps, 1))
-            rows["layer_grad_norm"] = np.where(any_grad, layer_norm, np.nan)
-            global_norm = np.sqrt(squared.sum(axis=1)) if self.grad_params else np.nan
-            rows["global_grad_norm"] = np.broadcast_to(global_norm, steps)[:, None]
-
-            # Update-to-data ratio; sampled squared norms are scaled up to the whole parameter.
-            if self.update_params:
-                index = np.asarray(self.update_params)
-                scale = param_sizes[index] / np.asarray(self.update_sizes, dtype=np.float64)
-                layers = param_layers[index]
-                data = per_layer(layers, scale * parts["data_values"] ** 2)
-                delta = per_layer(layers, scale * parts["delta_values"] ** 2)
-                updated = constant(layers, np.ones(len(index))) > 0
-                rows["update_ratio"] = np.where(updated, np.sqrt(delta / data), np.nan)
-
-        if layer_hooks:
-            called = np.zeros(n_layers)
-            called[self.called] = 1.0
-            rows["called"] = np.tile(called, (steps, 1))
+    def _first_event(
+        self, flat: np.ndarray, parts: dict[str, np.ndarray], input_finite: np.ndarray
+    ) -> tuple[int, str, int, bool] | None:
+        """(row, quantity, index, index_is_a_parameter) of the first real NaN/inf, or None."""
         finite = input_finite & np.isfinite(flat).all(axis=1)
         if finite.all():  # the usual case: skip the per-value search
-            return rows, None
+            return None
+        act = parts["act_values"].reshape(len(flat), -1, 2)
         # A row can be non-finite only in an overflowed L2 norm (values still finite): search on
         # to the first row with a real NaN/inf, which may come later in the same batch of steps.
         for row in np.flatnonzero(~finite):
             event = self._first_non_finite(
-                bool(input_finite[row]), act[row], grad_out[row], parts["grad_values"][row]
+                bool(input_finite[row]),
+                act[row],
+                parts["grad_out_values"][row],
+                parts["grad_values"][row],
             )
             if event is not None:
-                return rows, (int(row), *event)
-        return rows, None
+                return (int(row), *event)
+        return None
 
     def _first_non_finite(
         self, input_finite: bool, act: np.ndarray, grad_out: np.ndarray, grads: np.ndarray
@@ -237,3 +275,20 @@ class StepBuffer:
                 return ("param_grad", self.grad_params[k], True)
         return None
 
+
+@dataclass(frozen=True)
+class _LayerColumns:
+    """Sums values into per-layer columns: (steps, n_layers) for per-step numbers."""
+
+    steps: int
+    n_layers: int
+
+    def per_layer(self, layers: list[int] | np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Sum weights (steps, values) into their layers' columns, in order, like bincount."""
+        out = np.zeros((self.steps, self.n_layers))
+        np.add.at(out, (slice(None), np.asarray(layers, dtype=np.intp)), weights)
+        return out
+
+    def constant(self, layers: list[int] | np.ndarray, weights: list | np.ndarray) -> np.ndarray:
+        """Sum one weight per value (the same every step) into its layer's entry: (n_layers,)."""
+        return np.bincount(layers, weights=weights, minlength=self.n_layers)
