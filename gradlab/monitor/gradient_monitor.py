@@ -4,8 +4,8 @@
         for x, y in loader: ...            # your loop, unchanged
     print(monitor.report())
 
-Why not register_full_backward_hook (the seeds' monitor)? It wraps a module's inputs and outputs in
-views and fails on in-place ops such as ReLU(inplace=True) or `x += shortcut` (pytorch issue
+Why not register_full_backward_hook (the tutorial monitor)? It wraps a module's inputs and outputs
+in views and fails on in-place ops such as ReLU(inplace=True) or `x += shortcut` (pytorch issue
 61519). We use forward hooks plus a gradient hook on each layer's output instead (a pre-hook on
 the node that made it): registered before an in-place op, it sees the gradient of that value.
 
