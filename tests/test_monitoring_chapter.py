@@ -3,7 +3,10 @@ text needs updating)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,3 +230,52 @@ def test_exercise_part_d_event_is_a_recorded_step_within_one_step_of_the_loss() 
     event = monitor.non_finite
     assert event is not None and event.step % 2 == 0
     assert abs(event.step - int(np.argmax(bad))) <= 1
+
+
+# --- what the notebook itself shows ---------------------------------------------------------------
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "paired" / "notebooks" / "07_monitoring.py"
+
+
+def notebook_cell(marker: str) -> str:
+    """The source of the one code cell of notebooks/07_monitoring that contains `marker`."""
+    cells = NOTEBOOK.read_text().split("\n# %%")
+    found = [
+        cell.split("\n", 1)[1]
+        for cell in cells
+        if marker in cell and "[markdown]" not in cell.split("\n", 1)[0]
+    ]
+    assert len(found) == 1, (marker, len(found))
+    return found[0]
+
+
+def test_the_notebooks_inplace_model_is_the_tested_one(batch) -> None:
+    """Section 1 writes the in-place model out; it is tutorial_monitor's, weight for weight, so
+    the numbers this file checks on tutorial_monitor.InplaceResidualMLP are the notebook's."""
+    data = load_digits_split(seed=0)
+    scope = {"torch": torch, "nn": nn, "data": data, "x": batch[0], "y": batch[1]}
+    scope.update(loss_fn=LOSS, tutorial_monitor=tutorial_monitor)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(notebook_cell("class InplaceResidualMLP"), scope)
+    assert "ok: False" in out.getvalue()  # the tutorial monitor breaks on it
+    shown = scope["inplace_model"].state_dict()
+    tested = tutorial_monitor.InplaceResidualMLP(64, 10).state_dict()
+    assert list(shown) == list(tested)
+    assert all(torch.equal(shown[name], tested[name]) for name in shown)
+
+
+def test_the_quiz_cells_show_only_the_questions() -> None:
+    assert notebook_cell("QUICK_CHECK").strip() == "quiz.show(questions.QUICK_CHECK)"
+    knowledge = notebook_cell("KNOWLEDGE_CHECK").strip()
+    assert knowledge == 'quiz.show(questions.KNOWLEDGE_CHECK, title="Chapter 7 knowledge check")'
+    assert "answer=" not in NOTEBOOK.read_text()
+
+
+def test_quick_check_names_the_detached_scenarios_layers(batch) -> None:
+    """The quick check's 'no_grad at body.0 and body.2' is what diagnose reports there."""
+    from gradlab.chapters.ch07_monitoring import questions
+
+    report = scenarios.run_scenario("detached", *batch)
+    layers = [f.layer for f in report.findings if f.kind == "no_grad"]
+    assert layers == ["body.0", "body.2"]
+    assert "'body.0' and 'body.2'" in questions.QUICK_CHECK[0].prompt

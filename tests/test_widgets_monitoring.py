@@ -9,9 +9,9 @@ import matplotlib
 import numpy as np
 import pytest
 
+from gradlab.chapters.ch07_monitoring.dashboard import compute_dashboard
 from gradlab.chapters.ch07_monitoring.widgets import (
     DASHBOARD_GRID,
-    compute_dashboard_setting,
     make_dashboard_demo,
 )
 
@@ -57,16 +57,16 @@ def assert_valid(run, steps: int) -> None:
 @pytest.mark.parametrize("fixed", [False, True], ids=["broken", "fixed"])
 def test_grid_sweep(scenario: str, fixed: bool) -> None:
     for steps in (GRID.steps_min, 20, 100, GRID.steps_max):
-        run = compute_dashboard_setting(scenario, fixed, steps)
+        run = compute_dashboard(scenario, fixed=fixed, steps=steps)
         assert_valid(run, steps)
         if fixed and steps == GRID.steps_max:
             assert run.report.ok, run.summary()  # every fix trains cleanly for the longest run
 
 
 def test_every_steps_value_is_a_prefix_of_the_longest_run() -> None:
-    longest = compute_dashboard_setting("too_high_lr", False, GRID.steps_max)
+    longest = compute_dashboard("too_high_lr", fixed=False, steps=GRID.steps_max)
     for steps in STEPS:
-        run = compute_dashboard_setting("too_high_lr", False, steps)
+        run = compute_dashboard("too_high_lr", fixed=False, steps=steps)
         assert_valid(run, steps)
         count = len(run.losses)
         np.testing.assert_array_equal(run.losses, longest.losses[:count])
@@ -75,7 +75,7 @@ def test_every_steps_value_is_a_prefix_of_the_longest_run() -> None:
 def test_setting_extremes_and_every_scenario_label() -> None:
     assert GRID.scenarios[0] == "healthy" and len(GRID.scenarios) == 8
     for scenario, fixed in itertools.product(GRID.scenarios, (False, True)):
-        run = compute_dashboard_setting(scenario, fixed, GRID.steps_min)
+        run = compute_dashboard(scenario, fixed=fixed, steps=GRID.steps_min)
         assert f"scenario '{scenario}'" in run.summary()
 
 

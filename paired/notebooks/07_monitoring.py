@@ -52,12 +52,11 @@ import gradlab
 from gradlab import formatting
 from gradlab.chapters.ch07_monitoring import dashboard
 from gradlab.chapters.ch07_monitoring import plots as monitor_plots
-from gradlab.ui import quiz
-from gradlab.chapters.ch07_monitoring import scenarios
-from gradlab.chapters.ch07_monitoring import tutorial_monitor
-from gradlab.ui import wiring as widgets
+from gradlab.chapters.ch07_monitoring import questions, scenarios, tutorial_monitor
 from gradlab.chapters.ch07_monitoring import widgets as widgets_monitoring
 from gradlab.training.data import load_digits_split
+from gradlab.ui import quiz
+from gradlab.ui import wiring as widgets
 
 # The networks here are tiny: one CPU thread runs them fastest.
 torch.set_num_threads(1)
@@ -107,10 +106,28 @@ print(f"last layer / first layer: {last / first:.0e}")
 # It works, and it already shows the problem of Chapter 2: the first layer receives about
 # $2 \times 10^{-9}$, about $4 \times 10^{7}$ times less than the last. Now the same monitor on a
 # model written the way torchvision writes ResNets, with `nn.ReLU(inplace=True)` and an in-place
-# shortcut `out += x`:
+# shortcut `out += x`. Here it is in full; section 2 trains it:
 
 # %%
-inplace_model = tutorial_monitor.InplaceResidualMLP(64, 10)
+class InplaceResidualMLP(nn.Module):
+    """stem → ReLU → block, plus the shortcut added in place → ReLU → head."""
+
+    def __init__(self, in_features: int, num_classes: int, width: int = 32) -> None:
+        super().__init__()
+        self.stem = nn.Linear(in_features, width)
+        self.block = nn.Linear(width, width)
+        self.head = nn.Linear(width, num_classes)
+        self.relu = nn.ReLU(inplace=True)  # in place: overwrites its input, saves memory
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.stem(x))
+        out = self.block(x)
+        out += x  # the shortcut, added in place
+        return self.head(self.relu(out))
+
+
+torch.manual_seed(0)  # the initial weights
+inplace_model = InplaceResidualMLP(data.in_features, data.num_classes)
 failed = tutorial_monitor.run_tutorial_monitor(inplace_model, x, y, loss_fn)
 print("ok:", failed.ok)
 print("RuntimeError:", failed.error)
@@ -137,7 +154,9 @@ print("RuntimeError:", failed.error)
 # print(monitor.report())
 # ```
 #
-# Here it is on the in-place model the tutorial monitor could not watch, for 50 SGD steps:
+# Here it is on the in-place model the tutorial monitor could not watch, for 50 SGD steps: the
+# model above and an ordinary loop, with the monitor around it. Change the learning rate, the
+# number of steps or the model (its width, a third layer) and run the cell again.
 
 # %%
 optimizer = torch.optim.SGD(inplace_model.parameters(), lr=0.03)
@@ -258,22 +277,7 @@ print(scenarios.run_scenario("dead_relus", x, y))
 # ### Quick check
 
 # %%
-quick_check = quiz.Question(
-    prompt="diagnose() reports `no_grad` at 'body.0' and 'body.2' but the loss still goes down. "
-    "What is the most likely cause?",
-    choices=[
-        "the learning rate is too low for the body",
-        "something between the body and the loss cuts the graph (.detach(), .data, .numpy())",
-        "the body's gradients vanished",
-    ],
-    answer=1,
-    explanations=[
-        "A low learning rate gives small updates, not a gradient of None.",
-        "The head still learns, so the loss falls; the body never gets a gradient at all.",
-        "A vanishing gradient is tiny but present; None means the graph does not reach the body.",
-    ],
-)
-widgets.show(quiz.make_quiz([quick_check]))
+quiz.show(questions.QUICK_CHECK)
 
 # %% [markdown]
 # ## 4. The update-to-data ratio
@@ -302,8 +306,6 @@ for lr, run in ratio_runs.items():
     else:
         end = f"not finite at step {run.stopped_at}"
     print(f"lr = {lr:<5}: median update ratio {median:.0e}, loss {start} -> {end}")
-per_layer = np.nanmedian(ratio_runs[1.5].update_ratios, axis=0)
-print(f"lr = 1.5  : lowest per-layer median ratio above 0.3: {bool(per_layer.min() > 0.3)}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12.5, 3.4))
@@ -450,22 +452,27 @@ with torch.no_grad():
 # - *detached sub-module*: the loss still falls (the head learns), yet two layers show `None`.
 #
 # A new setting trains a new model, which takes a second or two: the dashboard clears the old
-# plots and says "training…" until the new ones are drawn.
+# plots, says "training…" and greys out its controls until the new plots are drawn (a change made
+# meanwhile would only be lost), then the controls answer again.
 
 # %% tags=["nbval-ignore-output"]
 dashboard_demo = widgets_monitoring.make_dashboard_demo(scenario="deep_sigmoid", steps=100)
 widgets.show(dashboard_demo)
 
 # %% [markdown]
-# The dashboard's starting setting, and the fastest diverging one, as text (the digits are from
-# the machine these outputs were stored on; the findings, their order and their layers are the
-# same on any machine):
+# Two of the dashboard's runs, read as their reports: its starting setting, and the fastest
+# diverging scenario (the digits are from the machine these outputs were stored on; the findings,
+# their order and their layers are the same on any machine):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print(widgets_monitoring.compute_dashboard_setting("deep_sigmoid", False, 100).summary())
+report_runs = {
+    name: dashboard.compute_dashboard(name, steps=100)
+    for name in ("deep_sigmoid", "too_large_init")
+}
+print(report_runs["deep_sigmoid"].summary())
 print()
-print(widgets_monitoring.compute_dashboard_setting("too_large_init", False, 100).summary())
+print(report_runs["too_large_init"].summary())
 
 # %% [markdown]
 # Read the second report from the top: on the finite steps before the overflow the activations
@@ -474,106 +481,15 @@ print(widgets_monitoring.compute_dashboard_setting("too_large_init", False, 100)
 # The findings in order:
 
 # %%
-for name in ("deep_sigmoid", "too_large_init"):
-    report = widgets_monitoring.compute_dashboard_setting(name, False, 100).report
+for name, run in report_runs.items():
+    report = run.report
     print(f"{name}: " + " -> ".join(f"{f.kind} at '{f.layer}'" for f in report.findings))
 
 # %% [markdown]
 # ## 7. Knowledge check
 
 # %%
-questions = [
-    quiz.Question(
-        prompt="Why does a monitor built on register_full_backward_hook fail on a model that "
-        "uses nn.ReLU(inplace=True)?",
-        choices=[
-            "in-place ReLU has no gradient",
-            "the hook returns the module's output as a view, and autograd forbids modifying "
-            "that view in place",
-            "hooks cannot be registered on nn.Sequential",
-        ],
-        answer=1,
-        explanations=[
-            "In-place ReLU has the same gradient as ReLU; the model trains fine without the hook.",
-            "The error says so: 'Output 0 of BackwardHookFunction is a view and is being "
-            "modified inplace'.",
-            "They can; the tutorial monitor registers hooks on the Linear layers inside it.",
-        ],
-    ),
-    quiz.Question(
-        prompt="Layer 1's gradient norm is 1e-8 of the last layer's in a 10-layer sigmoid MLP. "
-        "Which finding and which fix?",
-        choices=[
-            "exploding: clip gradients",
-            "vanishing: ReLU-family activations with He init (or residual connections / "
-            "normalisation)",
-            "no_grad: remove a .detach()",
-        ],
-        answer=1,
-        explanations=[
-            "Nothing is large here; clipping only shrinks gradients further.",
-            "The sigmoid's slope is at most 1/4, and default-init weights do not make up for it; "
-            "ReLU with He init keeps the gradient's size about the same from layer to layer.",
-            "The gradient is tiny, not missing: the graph is intact.",
-        ],
-    ),
-    quiz.Question(
-        prompt="A layer's update-to-data ratio is about 1e-1 at every step. What does it mean?",
-        choices=[
-            "healthy: the rule of thumb is 1e-1",
-            "each step changes the weights by about a tenth of their norm: the learning rate is "
-            "likely too high",
-            "the layer's gradients vanish",
-        ],
-        answer=1,
-        explanations=[
-            "The rule of thumb is about 1e-3.",
-            "A hundred times the reference: lower the learning rate and watch it settle.",
-            "Vanishing gradients give a ratio far *below* 1e-3.",
-        ],
-    ),
-    quiz.Question(
-        prompt="In a gradient histogram, the first three layers have no bars and the legend says "
-        "'100% = 0' for each. Which signal of the table is this?",
-        choices=["gradients are None", "activations mostly zero (dead ReLUs)", "loss becomes nan"],
-        answer=1,
-        explanations=[
-            "None means no gradient was computed at all; here it was computed and is exactly 0.",
-            "Dead ReLU units pass exactly zero gradient, so everything below them gets 0.",
-            "A nan loss would show inf/nan counts, not zeros.",
-        ],
-    ),
-    quiz.Question(
-        prompt="The loss is nan at the very first step, before any update. Which cause can you "
-        "rule out?",
-        choices=["bad data (a NaN in the batch)", "too high a learning rate", "an unstable loss"],
-        answer=1,
-        explanations=[
-            "A NaN in the batch poisons the first forward pass, as in section 3.",
-            "No update has happened yet, so the learning rate has not been used.",
-            "log(0) or a division by zero in the loss can give nan at once.",
-        ],
-    ),
-    quiz.Question(
-        prompt="You wrap a long training run in GradientMonitor(model, every=10) instead of "
-        "every=1. What do you give up?",
-        choices=[
-            "nothing: every=10 records the same numbers",
-            "the nine steps in between are not recorded, so a spike or the first NaN between two "
-            "recorded steps is seen late, in exchange for less overhead per step",
-            "the hooks stay on the model after the with-block",
-        ],
-        answer=1,
-        explanations=[
-            "Only every tenth step is measured; the others run with the hooks idle.",
-            "That is the trade-off: resolution in steps against cost per step (section 2 measured "
-            "both on this machine).",
-            "Hooks are removed on exit in both cases, also when the loop raises.",
-        ],
-    ),
-]
-widgets.show(quiz.make_quiz(questions, title="Chapter 7 knowledge check"))
-print(f"{len(questions)} questions")
+quiz.show(questions.KNOWLEDGE_CHECK, title="Chapter 7 knowledge check")
 
 # %% [markdown]
 # ## Summary

@@ -40,14 +40,15 @@
 
 # %%
 import copy
+from collections import OrderedDict
 
 import numpy as np
 import torch
 from torch import nn
 
 import gradlab
+from gradlab.chapters.ch07_monitoring import questions
 from gradlab.ui import quiz
-from gradlab.ui import wiring as widgets
 from gradlab.training.data import load_digits_split
 from gradlab.grading import check_close, check_equal
 
@@ -61,17 +62,21 @@ loss_fn = nn.CrossEntropyLoss()
 def build_mlp(activation, depth=4, width=32, seed=0):
     """Linear(64 → width), activation, ..., Linear(width → 10); He init, zero biases.
 
-    The Linear layers are model[0], model[2], ..., model[2 * depth] (the output layer).
+    The layers are named 'linear1', 'relu1', 'linear2', ..., 'output' (the activation's name
+    follows its class), so model.linear3 is the third Linear layer.
     """
     torch.manual_seed(seed)
-    layers, fan_in = [], 64
-    for _ in range(depth):
+    layers, fan_in = OrderedDict(), 64
+    for i in range(1, depth + 1):
         linear = nn.Linear(fan_in, width)
         nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
         nn.init.zeros_(linear.bias)
-        layers += [linear, activation()]
+        function = activation()
+        layers[f"linear{i}"] = linear
+        layers[f"{type(function).__name__.lower()}{i}"] = function
         fan_in = width
-    return nn.Sequential(*layers, nn.Linear(width, 10))
+    layers["output"] = nn.Linear(width, 10)
+    return nn.Sequential(layers)
 
 
 print(f"batch x: {tuple(x.shape)}, y: {tuple(y.shape)}")
@@ -120,7 +125,7 @@ except RuntimeError as error:
 #
 # **Exercise 7.1 (3 points).** Write `output_grad_norms(model, x, y)`: one forward and backward
 # pass of `loss_fn(model(x), y)` that returns a dict `{name: ‖∂L/∂output‖}` with one entry per
-# `nn.Linear` in `model` (its name in `model.named_modules()`, e.g. `"0"`, `"2"`). Use a forward
+# `nn.Linear` in `model` (its name in `model.named_modules()`, e.g. `"linear1"`). Use a forward
 # hook on each Linear that calls `output.register_hook(...)`; store the norm as a float. Remove
 # every forward hook before returning, also when the pass fails (`try` / `finally`). Do not use
 # `register_full_backward_hook`.
@@ -176,7 +181,7 @@ check_equal(
     sorted(reference),
     exercise="7.1",
     points=3,
-    hint="One entry per nn.Linear, keyed by its name in model.named_modules(): '0', '2', ...",
+    hint="One entry per nn.Linear, keyed by its name in model.named_modules(): 'linear1', ...",
 )
 check_close(
     [norms[name] for name in reference],
@@ -223,7 +228,8 @@ check_equal(hooks_left(other_model), 0, exercise="7.1", points=3)
 # step, and return
 # $\lVert\theta_\text{after}-\theta_\text{before}\rVert\,/\,\lVert\theta_\text{before}\rVert$
 # for the parameter called `parameter_name` (a name from `model.named_parameters()`, e.g.
-# `"2.weight"`) as a float. Keep a copy of the weights before the step (`.detach().clone()`).
+# `"linear2.weight"`) as a float. Keep a copy of the weights before the step
+# (`.detach().clone()`).
 
 # %%
 def sgd_update_ratio(model, parameter_name, x, y, lr):
@@ -253,9 +259,9 @@ def monitor_update_ratio(model, layer, x, y, lr):
 
 
 LR = 1.0
-expected_ratio = monitor_update_ratio(build_mlp(nn.ReLU), "2", x, y, LR)
-ratio = sgd_update_ratio(build_mlp(nn.ReLU), "2.weight", x, y, LR)
-print(f"update ratio of layer '2' at lr={LR}: {ratio:.2e}")
+expected_ratio = monitor_update_ratio(build_mlp(nn.ReLU), "linear2", x, y, LR)
+ratio = sgd_update_ratio(build_mlp(nn.ReLU), "linear2.weight", x, y, LR)
+print(f"update ratio of layer 'linear2' at lr={LR}: {ratio:.2e}")
 check_close(
     ratio,
     expected_ratio,
@@ -276,8 +282,8 @@ check_close(
 )
 ### BEGIN HIDDEN TESTS
 check_close(
-    sgd_update_ratio(build_mlp(nn.Tanh, depth=3, seed=2), "4.weight", x[:64], y[:64], 0.01),
-    monitor_update_ratio(build_mlp(nn.Tanh, depth=3, seed=2), "4", x[:64], y[:64], 0.01),
+    sgd_update_ratio(build_mlp(nn.Tanh, depth=3, seed=2), "linear3.weight", x[:64], y[:64], 0.01),
+    monitor_update_ratio(build_mlp(nn.Tanh, depth=3, seed=2), "linear3", x[:64], y[:64], 0.01),
     exercise="7.2",
     points=2,
     rtol=1e-4,
@@ -294,8 +300,8 @@ check_close(
 #   is less than a tenth of $10^{-3}$, and `"about right"` otherwise;
 # - `lr_for_1e3` is the learning rate that would give a ratio of exactly $10^{-3}$.
 #
-# The check applies it to the ratio of layer `'2'` at learning rate `LR` (the monitor's value, so
-# that 7.3 does not depend on your 7.2).
+# The check applies it to the ratio of layer `'linear2'` at learning rate `LR` (the monitor's
+# value, so that 7.3 does not depend on your 7.2).
 
 # %%
 TARGET_RATIO = 1e-3
@@ -341,7 +347,7 @@ check_close(
     ],
 )
 check_close(
-    monitor_update_ratio(build_mlp(nn.ReLU), "2", x, y, lr_for_1e3),
+    monitor_update_ratio(build_mlp(nn.ReLU), "linear2", x, y, lr_for_1e3),
     TARGET_RATIO,
     exercise="7.3",
     points=2,
@@ -390,7 +396,7 @@ class GatedMLP(nn.Module):
 
 negative_bias = build_mlp(nn.ReLU)
 with torch.no_grad():
-    negative_bias[4].bias.fill_(-10.0)  # every unit after the third Linear is pushed below zero
+    negative_bias.linear3.bias.fill_(-10.0)  # every unit after the third Linear is pushed below zero
 broken = {
     "deep_sigmoid": build_mlp(nn.Sigmoid, depth=8),
     "negative_bias": negative_bias,
@@ -400,8 +406,8 @@ reports = {name: gradlab.diagnose(model, (x, y), loss_fn) for name, model in bro
 print(reports["negative_bias"])
 
 # %% [markdown]
-# One bug often shows up as several findings: the dead units after layer `'4'` also starve every
-# layer below it, which the report lists after them as vanishing at `'0'` — and its fix says "if
+# One bug often shows up as several findings: the dead units after layer `'linear3'` also starve
+# every layer below it, which the report lists after them as vanishing at `'linear1'` — and its fix says "if
 # dead units are also reported, fix those first".
 #
 # **Exercise 7.4 (2 points) — triage.** Write `root_cause(report)`: the `(kind, layer)` of the
@@ -443,8 +449,8 @@ print(causes)
 check_equal(
     causes,
     {
-        "deep_sigmoid": ("vanishing", "0"),
-        "negative_bias": ("dead_units", "4"),
+        "deep_sigmoid": ("vanishing", "linear1"),
+        "negative_bias": ("dead_units", "linear3"),
         "detached_gate": ("no_grad", "gate"),
     },
     exercise="7.4",
@@ -521,7 +527,7 @@ check_equal(
 # PROMPT: set fixed = {"deep_sigmoid": ..., "negative_bias": ..., "detached_gate": ...}
 repaired_bias = copy.deepcopy(broken["negative_bias"])
 with torch.no_grad():
-    repaired_bias[4].bias.zero_()
+    repaired_bias.linear3.bias.zero_()
 fixed = {
     "deep_sigmoid": build_mlp(nn.ReLU, depth=8),
     "negative_bias": repaired_bias,
@@ -711,119 +717,7 @@ print(f"first non-finite (step, layer): {answer}; the loss is first non-finite a
 # grader does not score it.
 
 # %% tags=["nbval-ignore-output"]
-questions = [
-    quiz.Question(
-        prompt="Why did the tutorial monitor (register_full_backward_hook) fail on the network with "
-        "nn.ReLU(inplace=True)?",
-        choices=[
-            "The hook wraps the layer's output in a view from a custom autograd function, and the "
-            "in-place ReLU writes into that view, which autograd forbids",
-            "ReLU has no parameters, so it cannot be hooked",
-            "In-place ops make the gradient zero",
-        ],
-        answer=0,
-        explanations=[
-            "Autograd cannot both keep the hook's custom backward and rebase the view for the "
-            "in-place op. A tensor hook on the output (Exercise 7.1) does not wrap anything.",
-            "The hooks were on the Linear layers; the ReLU only had to modify their output.",
-            "In-place ReLU computes the same gradient; it only saves memory.",
-        ],
-    ),
-    quiz.Question(
-        prompt="The first layer's gradient norm is 1e-6 of the last layer's, and the loss barely "
-        "moves. Which row of the diagnosis table is this?",
-        choices=["Vanishing gradients", "Exploding gradients", "Dead ReLU units"],
-        answer=0,
-        explanations=[
-            "Early-layer gradient norms near zero: each layer shrinks the gradient a bit more.",
-            "Exploding would make the early layers' gradients larger, not smaller.",
-            "Dead units can cause it (Exercise 7.4), but the symptom itself is vanishing; the "
-            "'activations mostly zero' row is what would name dead units.",
-        ],
-    ),
-    quiz.Question(
-        prompt="Some parameters have .grad equal to None after loss.backward(). What does the "
-        "table say, and which of these does NOT cause it?",
-        choices=[
-            "A .detach() between the layer and the loss",
-            "Running the layer's forward under torch.no_grad()",
-            "A layer defined in __init__ but never called",
-            "Reshaping the layer's output with .view()",
-        ],
-        answer=3,
-        explanations=[
-            ".detach() cuts the graph: it does cause missing gradients (the GatedMLP bug).",
-            "Under no_grad no graph is recorded: it does cause missing gradients.",
-            "An unused parameter never enters the loss: it does cause missing gradients.",
-            "Correct: .view() is differentiable. The table's row reads: detached graph or "
-            "parameter unused in the loss.",
-        ],
-    ),
-    quiz.Question(
-        prompt="Layer '2' moves by ‖Δθ‖/‖θ‖ ≈ 5e-2 at every step. What do you do?",
-        choices=[
-            "Lower the learning rate, about 50x, aiming at a ratio near 1e-3",
-            "Raise the learning rate: the ratio should be near 1",
-            "Nothing: any ratio below 1 is fine",
-        ],
-        answer=0,
-        explanations=[
-            "About 1e-3 is the healthy reference; at 5e-2 each step changes the weights by 5% of "
-            "their norm.",
-            "A ratio near 1 replaces the weights every step: training cannot settle.",
-            "Ratios far above 1e-3 are a common cause of spikes and divergence.",
-        ],
-    ),
-    quiz.Question(
-        prompt="You switch GradientMonitor(model, every=1) to every=50. What do you gain and lose?",
-        choices=[
-            "Less overhead (hooks run on 1 step in 50); you can miss a short spike, and you only "
-            "know the first non-finite step to within 50 steps",
-            "Nothing changes: the monitor averages the 50 steps",
-            "More accuracy, because each record covers 50 steps",
-        ],
-        answer=0,
-        explanations=[
-            "Steps that are not recorded cost almost nothing (the chapter's section 2 measures "
-            "it); with every=2, Part D's event is placed at an even step, within one step of "
-            "the first non-finite loss.",
-            "Unrecorded steps are not measured at all, not averaged.",
-            "Each record is still a single step; the others are skipped.",
-        ],
-    ),
-    quiz.Question(
-        prompt="You clip with clip_grad_norm_(max_norm=0.01), and the unclipped gradient norm is "
-        "usually about 0.5. What happens?",
-        choices=[
-            "Every step is scaled down about 50x: like a 50x smaller learning rate, so the loss "
-            "falls slowly and nothing errors",
-            "Training diverges",
-            "Nothing: clipping only acts on spikes",
-        ],
-        answer=0,
-        explanations=[
-            "Clipping this tight rescales every step; GradientMonitor.report(clip_threshold=0.01) "
-            "reports it as clipping_too_aggressive. Set max_norm near the 90th-99th percentile of "
-            "the unclipped norms.",
-            "Clipping makes steps smaller, not larger.",
-            "Only when max_norm is above the typical norm; here it is 50x below it.",
-        ],
-    ),
-    quiz.Question(
-        prompt="A report lists 'vanishing' at layer '0' and 'dead_units' at layer '4'. Which "
-        "do you fix first?",
-        choices=["dead_units at '4'", "vanishing at '0'", "Both need a deeper network"],
-        answer=0,
-        explanations=[
-            "Dead units pass no gradient, so every layer below them starves: the vanishing at '0' "
-            "is a consequence (Exercise 7.4).",
-            "Changing layer '0' does not help: its gradient is blocked further up.",
-            "Depth makes gradient flow harder, not easier.",
-        ],
-    ),
-]
-widgets.show(quiz.make_quiz(questions, title="Chapter 7 exercises: knowledge check"))
-print(f"{len(questions)} questions")
+quiz.show(questions.EXERCISE_CHECK, title="Chapter 7 exercises: knowledge check")
 
 # %% [markdown]
 # ## Grade this notebook

@@ -18,8 +18,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+from gradlab.chapters.ch07_monitoring.dashboard import compute_dashboard
 from gradlab.chapters.ch07_monitoring.plots import plot_dashboard
-from gradlab.chapters.ch07_monitoring.widgets import DASHBOARD_GRID, compute_dashboard_setting
+from gradlab.chapters.ch07_monitoring.widgets import DASHBOARD_GRID
 
 
 def median_s(function, repeats: int = 5) -> float:
@@ -40,7 +41,7 @@ def main() -> None:
         for fixed in (False, True):
 
             def compute(scenario=scenario, fixed=fixed):
-                return compute_dashboard_setting(scenario, fixed, steps)
+                return compute_dashboard(scenario, fixed=fixed, steps=steps)
 
             def update(compute=compute):
                 plot_dashboard(compute(), plt.figure(figsize=(11, 6.4)))

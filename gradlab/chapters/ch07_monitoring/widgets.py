@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-from gradlab.chapters.ch07_monitoring.dashboard import DashboardRun, compute_dashboard
+from gradlab.chapters.ch07_monitoring.dashboard import compute_dashboard
 from gradlab.chapters.ch07_monitoring.plots import DASHBOARD_FIGSIZE, plot_dashboard
 from gradlab.chapters.ch07_monitoring.scenarios import SCENARIOS
 from gradlab.ui.controls import dropdown, int_slider
@@ -34,11 +34,6 @@ class DashboardGrid:
 
 
 DASHBOARD_GRID = DashboardGrid()
-
-
-def compute_dashboard_setting(scenario: str, fixed: bool, steps: int) -> DashboardRun:
-    """The numbers behind one setting of the dashboard (a real, seeded training run)."""
-    return compute_dashboard(scenario, fixed=fixed, steps=steps)
 
 
 def busy_text(scenario: str, fixed: bool, steps: int) -> str:
@@ -61,7 +56,7 @@ def make_dashboard_demo(
     }
 
     def render(scenario: str, fixed: bool, steps: int) -> str:
-        run = compute_dashboard_setting(scenario, fixed, steps)
+        run = compute_dashboard(scenario, fixed=fixed, steps=steps)
         plot_dashboard(run, plt.figure(figsize=DASHBOARD_FIGSIZE))
         return run.summary()
 
