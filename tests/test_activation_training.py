@@ -48,3 +48,26 @@ def test_study_repeats_the_comparison_per_seed():
     assert study.table().count("\n") == 3 and study.layer_table().count("\n") == 3
     with pytest.raises(ValueError, match="seeds"):
         study_activation_training(seeds=(), data=data)
+
+
+def test_train_classifier_is_the_plain_loop_chapter_2_shows():
+    # notebooks/02_activations shows this loop and says gradlab runs "this same loop"
+    import torch
+    import torch.nn.functional as F
+
+    data = load_digits_split(seed=0)
+    model = make_mlp(4, 64, "sigmoid", "xavier", in_features=64, seed=0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    generator = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(30):
+        index = torch.randint(0, len(data.x_train), (64,), generator=generator)
+        loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    record = train_classifier(
+        make_mlp(4, 64, "sigmoid", "xavier", in_features=64, seed=0), data, steps=30, seed=0
+    )
+    assert record.losses.tolist() == losses

@@ -41,16 +41,15 @@ import math
 import torch
 import torch.nn.functional as F
 
+from gradlab.chapters.ch02_activations import dead_units, questions
 from gradlab.chapters.ch02_activations import depth as activation_depth
-from gradlab.chapters.ch02_activations import dead_units
-from gradlab.ui import quiz
-from gradlab.ui import wiring as widgets
-from gradlab.models.activations import saturation_zone
-from gradlab.training.data import load_digits_split
 from gradlab.grading import check_close, check_equal
-from gradlab.models.mlp import make_mlp
 from gradlab.measure.probe import make_batch
+from gradlab.models.activations import saturation_zone
+from gradlab.models.mlp import make_mlp
+from gradlab.training.data import load_digits_split
 from gradlab.training.loop import train_classifier
+from gradlab.ui import quiz
 
 torch.set_num_threads(1)  # tiny networks: one thread is fastest
 
@@ -258,51 +257,7 @@ check_close(
 # grader does not score it.
 
 # %%
-questions = [
-    quiz.Question(
-        prompt="Your tanh_edge is below 2. What does that say about the rule 'tanh saturates "
-        "for |x| > 2'?",
-        choices=[
-            "It is wrong",
-            "It is safe but loose: tanh is already flat a little before 2",
-            "It is exact",
-        ],
-        answer=1,
-        explanations=[
-            "Beyond 2 the derivative is indeed below 0.1, so the rule is not wrong.",
-            "The flat zone starts at your edge; 2 is a safe rounding up.",
-            "The exact edge is your tanh_edge, not 2.",
-        ],
-    ),
-    quiz.Question(
-        prompt="Why does a dead ReLU unit in the first layer never come back under gradient "
-        "descent?",
-        choices=[
-            "Its weights get exactly zero gradient, and its inputs (the data) never change",
-            "Its learning rate is set to zero",
-            "PyTorch removes it from the model",
-        ],
-        answer=0,
-        explanations=[
-            "ReLU' = 0 for every input blocks the gradient; only a change in its inputs could "
-            "revive it, and the first layer's inputs are fixed.",
-            "The optimizer treats every weight alike; the gradient is what is zero.",
-            "The unit is still there; it just outputs 0 for every input.",
-        ],
-    ),
-    quiz.Question(
-        prompt="Which activation lets a unit with z = -4 for every input still learn the most?",
-        choices=["relu", "gelu", "leaky_relu"],
-        answer=2,
-        explanations=[
-            "ReLU's derivative there is exactly 0.",
-            "GELU's derivative at -4 is about -5e-4: almost nothing.",
-            "Leaky ReLU keeps a slope of 0.01 however negative z is.",
-        ],
-    ),
-]
-widgets.show(quiz.make_quiz(questions, title="Chapter 2 exercises: knowledge check"))
-print(f"{len(questions)} questions")
+quiz.show(questions.EXERCISE_CHECK, title="Chapter 2 exercises: knowledge check")
 
 # %% [markdown]
 # ## Grade this notebook
