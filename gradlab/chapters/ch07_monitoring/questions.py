@@ -8,12 +8,21 @@ readable ones the chapter's models use ('linear1', ..., 'output').
 
 from __future__ import annotations
 
+from gradlab.chapters.ch07_monitoring.plots import UPDATE_RATIO_REFERENCE
 from gradlab.ui.quiz import Question
 
-UPDATE_RATIO_REFERENCE = 1e-3  # Karpathy's rule of thumb, as in the chapter's plots
 _FAST_RATIO = 5e-2  # the exercise question's too-fast layer
 _CLIP_MAX_NORM, _TYPICAL_NORM = 0.01, 0.5  # the exercise question's too-tight clipping
 _EVERY = 50  # the exercise question's sparse monitor
+
+
+def _power(value: float) -> str:
+    """A power of ten as people write it: 1e-3, 5e-2 (not Python's 1e-03)."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+_REFERENCE = _power(UPDATE_RATIO_REFERENCE)
 
 QUICK_CHECK: tuple[Question, ...] = (
     Question(
@@ -79,10 +88,10 @@ KNOWLEDGE_CHECK: tuple[Question, ...] = (
         ],
         answer=1,
         explanations=[
-            f"The rule of thumb is about {UPDATE_RATIO_REFERENCE:.0e}.",
+            f"The rule of thumb is about {_REFERENCE}.",
             f"{1e-1 / UPDATE_RATIO_REFERENCE:.0f} times the reference: lower the learning rate "
             "and watch it settle.",
-            f"Vanishing gradients give a ratio far *below* {UPDATE_RATIO_REFERENCE:.0e}.",
+            f"Vanishing gradients give a ratio far *below* {_REFERENCE}.",
         ],
     ),
     Question(
@@ -175,21 +184,20 @@ EXERCISE_CHECK: tuple[Question, ...] = (
         ],
     ),
     Question(
-        prompt=f"Layer 'linear2' moves by ‖Δθ‖/‖θ‖ ≈ {_FAST_RATIO:.0e} at every step. What do "
+        prompt=f"Layer 'linear2' moves by ‖Δθ‖/‖θ‖ ≈ {_power(_FAST_RATIO)} at every step. What do "
         "you do?",
         choices=[
             f"Lower the learning rate, about {_FAST_RATIO / UPDATE_RATIO_REFERENCE:.0f}x, aiming "
-            f"at a ratio near {UPDATE_RATIO_REFERENCE:.0e}",
+            f"at a ratio near {_REFERENCE}",
             "Raise the learning rate: the ratio should be near 1",
             "Nothing: any ratio below 1 is fine",
         ],
         answer=0,
         explanations=[
-            f"About {UPDATE_RATIO_REFERENCE:.0e} is the healthy reference; at {_FAST_RATIO:.0e} "
+            f"About {_REFERENCE} is the healthy reference; at {_power(_FAST_RATIO)} "
             f"each step changes the weights by {_FAST_RATIO:.0%} of their norm.",
             "A ratio near 1 replaces the weights every step: training cannot settle.",
-            f"Ratios far above {UPDATE_RATIO_REFERENCE:.0e} are a common cause of spikes and "
-            "divergence.",
+            f"Ratios far above {_REFERENCE} are a common cause of spikes and divergence.",
         ],
     ),
     Question(
