@@ -82,3 +82,26 @@ def test_chapter2_relu_question_states_the_measured_fractions() -> None:
 
     prompt = questions.KNOWLEDGE_CHECK[3].prompt
     assert "about 2.8% of the gradient" in prompt and "with He init about 96%" in prompt
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "notebooks/01_chain_rule.ipynb",
+        "exercises/01_chain_rule_exercises.ipynb",
+        "notebooks/02_activations.ipynb",
+        "exercises/02_activations_exercises.ipynb",
+    ],
+)
+def test_chapter1_and_2_learner_notebooks_hold_no_question_or_answer(path: str) -> None:
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cells = json.loads((root / path).read_text())["cells"]
+    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    quiz_cells = [source for source in sources if "quiz." in source]
+    assert quiz_cells, f"{path} shows no quiz"
+    for source in quiz_cells:
+        assert source.startswith("quiz.show(questions.") and "\n" not in source.strip(), source
+    assert not any("Question(" in source or "answer=" in source for source in sources)

@@ -1,3 +1,3 @@
-"""Chapter 1 (notebooks/01_chain_rule): the per-layer factor measured against theory, and the
-gradient-flow widget.
+"""Chapter 1 (notebooks/01_chain_rule): the per-layer factor measured against theory, the
+gradient-flow widget, and the quiz questions (questions.py) the notebook shows.
 """

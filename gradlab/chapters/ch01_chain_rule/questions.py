@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from gradlab.measure.probe import make_batch, probe_gradients
+from gradlab.models.activations import max_derivative
 from gradlab.models.mlp import make_mlp
 from gradlab.theory import gradient_after_layers, sigmoid_bound
 from gradlab.ui.quiz import Question
@@ -23,6 +24,8 @@ def exercise_network_ratio() -> float:
     return float(probe_gradients(model, x, y).relative_grad_norms[0])
 
 
+_SIGMOID_MAX = max_derivative("sigmoid")
+_TANH_MAX = max_derivative("tanh")
 _AFTER_15 = gradient_after_layers(0.3, 15)
 _AFTER_50_AT_1_1 = gradient_after_layers(1.1, 50)
 _BOUND_10 = sigmoid_bound(10)
@@ -64,7 +67,7 @@ EXERCISE_CHECK: tuple[Question, ...] = (
     ),
     Question(
         prompt="What is the largest derivative of the sigmoid, and where is it reached?",
-        choices=["1, at x = 0", "0.5, for large x", "0.25, at x = 0"],
+        choices=[f"{_TANH_MAX:g}, at x = 0", "0.5, for large x", f"{_SIGMOID_MAX:.2f}, at x = 0"],
         answer=2,
         explanations=[
             "That is tanh's largest slope, not the sigmoid's.",
@@ -75,7 +78,7 @@ EXERCISE_CHECK: tuple[Question, ...] = (
     Question(
         prompt="If no weight matrix stretches any vector (‖W‖₂ ≤ 1), at most how much of the "
         "gradient survives 10 sigmoid layers?",
-        choices=["0.25", f"{_BOUND_10:.1e}", f"{0.25 * 10:.1f}"],
+        choices=[f"{_SIGMOID_MAX:.2f}", f"{_BOUND_10:.1e}", f"{_SIGMOID_MAX * 10:.1f}"],
         answer=1,
         explanations=[
             "That is one layer's bound; ten layers multiply it ten times.",

@@ -14,6 +14,7 @@ from gradlab.theory import sigmoid_bound
 from gradlab.ui.quiz import Question
 
 _SIGMOID_MAX = max_derivative("sigmoid")
+_TANH_MAX = max_derivative("tanh")
 _TANH_EDGE = saturation_zone("tanh", 0.1).intervals[-1][0]
 _RELU_XAVIER_10 = compute_gradient_after_depth(10, "xavier", activations=("relu",))
 _RELU_HE_10 = compute_gradient_after_depth(10, "he", activations=("relu",))
@@ -22,7 +23,12 @@ _GELU_AT_MINUS_4 = float(activation_derivative("gelu", -4.0))
 KNOWLEDGE_CHECK: tuple[Question, ...] = (
     Question(
         prompt="What is the largest value of the sigmoid's derivative, and where is it reached?",
-        choices=[f"{_SIGMOID_MAX:.2f}, at x = 0", "1, at x = 0", "0.5, at x = 0", "0.25, as x → ∞"],
+        choices=[
+            f"{_SIGMOID_MAX:.2f}, at x = 0",
+            f"{_TANH_MAX:g}, at x = 0",
+            "0.5, at x = 0",
+            f"{_SIGMOID_MAX:.2f}, as x → ∞",
+        ],
         answer=0,
         explanations=[
             "σ'(x) = σ(1−σ) is largest when σ = ½, i.e. at x = 0, where it is ¼.",
