@@ -37,3 +37,17 @@ def test_ratio_range_is_what_the_chapter_prints(table):
     # printed as 'between 0.7 and 1.0': both far from a rounding boundary (x.x5) on any CPU
     assert f"{lowest:.1f}" == "0.7" and abs(lowest * 10 % 1 - 0.5) > 0.1
     assert f"{highest:.1f}" == "1.0" and abs(highest * 10 % 1 - 0.5) > 0.1
+
+
+def test_an_overflowed_measurement_prints_in_the_wording_rule() -> None:
+    """A row whose measurement overflowed: its ratio reads 'exploded (inf)', never a bare 'inf'."""
+    from gradlab.chapters.ch01_chain_rule.factor_measurement import (
+        MeasuredFactorRow,
+        MeasuredFactorTable,
+    )
+
+    row = MeasuredFactorRow(3.0, {100: 3.0**100}, {100: math.inf})
+    text = str(MeasuredFactorTable((100,), (row,)))
+    cells = text.splitlines()[2].split()
+    assert cells[-4:] == ["exploded", "(inf)", "exploded", "(inf)"], text
+    assert "  inf" not in text

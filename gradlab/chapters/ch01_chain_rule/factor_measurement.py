@@ -7,9 +7,10 @@ each row of the table; one real backward pass per depth measures what is left.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from gradlab.formatting import format_magnitude
+from gradlab.formatting import format_factor, format_magnitude
 from gradlab.measure.probe import measure_gradient_flow
 from gradlab.theory import TABLE_DEPTHS, TABLE_FACTORS, gradient_after_layers
 
@@ -47,11 +48,16 @@ class MeasuredFactorTable:
         for row in self.rows:
             cells = " | ".join(
                 f"{format_magnitude(row.theory[d]):>16} {format_magnitude(row.measured[d]):>10}"
-                f" {row.ratio(d):>6.2f}"
+                f" {_ratio(row.ratio(d)):>6}"
                 for d in self.depths
             )
             lines.append(f"{row.factor:>6} | {cells}")
         return "\n".join(lines)
+
+
+def _ratio(value: float) -> str:
+    """measured / theory with two decimals; an overflowed measurement as gradlab.formatting says."""
+    return f"{value:.2f}" if math.isfinite(value) else format_factor(value)
 
 
 def measure_factor_table(
