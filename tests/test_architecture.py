@@ -117,3 +117,28 @@ def test_the_checker_catches_forbidden_imports() -> None:
         problems = violations(PACKAGE / where, [found])
         assert len(problems) == 1 and reason in problems[0], (where, found, problems)
     assert violations(PACKAGE / "grading/grade.py", [("torch", False)]) == []  # lazy is fine
+
+
+def test_no_module_seeds_or_draws_from_a_global_random_state() -> None:
+    """torch.manual_seed, numpy's global draws and random.* are the learner's: gradlab uses its own
+    seeded generators (torch.Generator, np.random.default_rng)."""
+    local_numpy = {"default_rng", "Generator", "SeedSequence", "PCG64"}
+    found = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Attribute):
+                continue
+            value = node.value
+            name = f"{getattr(value, 'id', '')}.{node.attr}"
+            if isinstance(value, ast.Name) and name in ("torch.manual_seed", "torch.seed"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+            elif (
+                isinstance(value, ast.Attribute)
+                and value.attr == "random"
+                and getattr(value.value, "id", "") in ("np", "numpy")
+                and node.attr not in local_numpy
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} np.random.{node.attr}")
+            elif isinstance(value, ast.Name) and value.id == "random" and node.attr != "Random":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} random.{node.attr}")
+    assert found == []

@@ -75,3 +75,14 @@ def test_activation_name_reads_torch_modules_back():
     assert activation_name(torch.nn.GELU(approximate="tanh")) is None
     assert activation_name(torch.nn.Linear(2, 2)) is None
     assert all(activation_name(activation_module(name)) == name for name in ACTIVATIONS)
+
+
+def test_building_a_model_never_moves_the_global_random_state() -> None:
+    """gradlab draws from its own seeded generators: a learner's torch.manual_seed stream is theirs."""
+    torch.manual_seed(123)
+    state = torch.get_rng_state().clone()
+    first = make_mlp(depth=3, width=8, in_features=4, out_features=2, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)
+    second = make_mlp(depth=3, width=8, in_features=4, out_features=2, seed=7)
+    for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b) and torch.isfinite(a).all()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 
 from gradlab.models.activations import ACTIVATIONS, ELU_ALPHA, LEAKY_RELU_SLOPE, check_activation
 
@@ -103,7 +104,9 @@ class DenseLayer(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, activation: str) -> None:
         super().__init__()
-        self.linear = nn.Linear(in_features, out_features)
+        # Built without drawing from torch's global generator (the owner initialises the weights
+        # from its own seeded generator), so building a model never moves the learner's RNG.
+        self.linear = skip_init(nn.Linear, in_features, out_features)
         self.activation = activation_module(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -133,7 +136,7 @@ class DeepMLP(nn.Module):
         self.layers = nn.ModuleList(
             DenseLayer(sizes[i], sizes[i + 1], config.activation) for i in range(config.depth)
         )
-        self.head = nn.Linear(config.width, config.out_features)
+        self.head = skip_init(nn.Linear, config.width, config.out_features)
         self.reset_parameters()
 
     @torch.no_grad()

@@ -142,8 +142,9 @@ print("RuntimeError:", failed.error)
 #
 # ## 2. `gradlab.GradientMonitor`
 #
-# gradlab's monitor avoids all three. It hooks the *tensors* (a hook registered on a layer's
-# output before an in-place op still sees that value's gradient), keeps numbers on the device
+# gradlab's monitor avoids all three. It hooks each layer's output *tensor*, not the module: the
+# hook sits on the autograd node that produced that output, so an in-place op that follows cannot
+# break it, and it sees that value's gradient. It keeps numbers on the device
 # until a step is over, records every `every`-th step, and keeps a bounded history. Wrap your
 # loop, unchanged:
 #
