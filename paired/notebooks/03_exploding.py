@@ -173,7 +173,7 @@ print(gaussian_small.summary())
 # \;\approx\; (\sigma_{\max} \times \text{slope})^L .
 # $$
 #
-# Only for linear layers (slope exactly 1) is it a strict upper bound, and that bound is reached
+# Only for linear layers (slope exactly 1) is it a guaranteed upper bound, and that bound is reached
 # when *every* singular value equals $\sigma_{\max}$: a scaled orthogonal matrix $W = s\,Q$
 # stretches every direction by exactly $s$. Here is the whole measurement for one chain of twenty
 # such linear layers, 32 units wide: build the weights, run a batch forward, take a loss whose
@@ -190,7 +190,9 @@ weights = [
 x = torch.randn(32, width, generator=generator, requires_grad=True)  # a batch of 32 inputs
 h = x
 for weight in weights:
-    h = h @ weight.T  # a linear layer; try torch.tanh(h @ weight.T) or torch.relu(...)
+    # a linear layer (slope 1); with torch.tanh(h @ weight.T) or torch.relu(...) instead, the
+    # estimate printed below also needs the activation's rms slope (the next cell measures it)
+    h = h @ weight.T
 upstream = torch.randn(32, width, generator=generator)
 upstream = upstream / torch.linalg.vector_norm(upstream)  # the gradient at the output: norm 1
 loss = (h * upstream).sum()
@@ -322,9 +324,9 @@ plt.show()
 print(divergence.summarize_seeds(symptoms))
 
 # %% [markdown]
-# Those lines summarise all five seeds, and they are worded so that they hold on any machine (the
-# tests check them under several kinds of rounding). The plot shows seed 0's runs, on the machine
-# these outputs were stored on; on yours the curves may differ in detail.
+# Those lines summarise all five seeds, and they are worded so that they hold on any machine
+# (checked under several kinds of floating-point rounding). The plot shows seed 0's runs, on the
+# machine these outputs were stored on; on yours the curves may differ in detail.
 #
 # <a id="symptom-loss-spike"></a>
 # ### 3.1 Loss spikes and NaN
@@ -356,7 +358,6 @@ def make_model(seed: int) -> nn.Sequential:
 model = make_model(seed=0)
 optimizer = torch.optim.SGD(model.parameters(), lr=3.0)
 batches = torch.Generator().manual_seed(0)  # which 64 digits each step trains on
-crash_losses = []
 with divergence.single_thread():  # one thread, as in the sweep: the same rounding
     for step in range(16):
         index = torch.randint(0, len(data.x_train), (64,), generator=batches)
@@ -364,7 +365,6 @@ with divergence.single_thread():  # one thread, as in the sweep: the same roundi
         optimizer.zero_grad()
         loss.backward()
         grad_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
-        crash_losses.append(loss.item())
         print(
             f"step {step:>3}: loss = {format_number(loss.item()):>9}   "
             f"|grad| = {format_number(grad_norm.item()):>9}"
@@ -394,10 +394,12 @@ print(divergence.format_symptoms(symptoms[3.0]))
 
 # %% [markdown]
 # Which number overflows first differs from run to run (and can differ between machines), so do
-# not read a cause into it. One step before it, seed 0's gradients are all still finite, and the
-# weight gradients are enormous in every layer — the explosion runs through the whole network,
-# not one layer. (The output bias's gradient stays small: with cross-entropy it is the batch mean
-# of softmax − one-hot, whose norm can never exceed $\sqrt 2$.)
+# not read a cause into it. The sweep builds the same network with its layers named
+# `layers.0.linear` … `layers.3.linear` (`linear1` … `linear4` above) and `head`. One step before
+# the first non-finite value, seed 0's gradients are all still finite, and the weight gradients
+# are enormous in every layer — the explosion runs through the whole network, not one layer.
+# (The output bias's gradient stays small: with cross-entropy it is the batch mean of
+# softmax − one-hot, whose norm can never exceed $\sqrt 2$.)
 
 # %% tags=["nbval-ignore-output"]
 wild = runs[3.0]

@@ -160,6 +160,7 @@ print("RuntimeError:", failed.error)
 # number of steps or the model (its width, a third layer) and run the cell again.
 
 # %%
+start_loss = loss_fn(inplace_model(x), y).item()  # before any step
 optimizer = torch.optim.SGD(inplace_model.parameters(), lr=0.03)
 with gradlab.GradientMonitor(inplace_model) as monitor:
     for _ in range(50):
@@ -167,7 +168,8 @@ with gradlab.GradientMonitor(inplace_model) as monitor:
         loss = loss_fn(inplace_model(x), y)
         loss.backward()
         optimizer.step()
-print(f"loss after 50 steps: {loss.item():.1f} (it starts at {math.log(10):.1f} = ln 10)")
+print(f"loss before training: {start_loss:.2f} (ln 10 = {math.log(10):.2f}, a 10-class guess)")
+print(f"loss at step 50: {loss.item():.1f}")
 print(monitor.report())
 
 # %% [markdown]
@@ -326,13 +328,16 @@ for lr, run in ratio_runs.items():
     medians = ", ".join(f"{m:.1e}" for m in np.nanmedian(run.update_ratios, axis=0))
     lowest = np.nanmin(run.update_ratios, axis=0).min()
     print(f"lr = {lr:<5}: per-layer median ratios {medians}; lowest single step {lowest:.1e}")
+slow_hidden = ratio_runs[0.003].update_ratios[:, :-1]  # every layer but the output layer
+print(f"lr = 0.003: the hidden layers' highest single step {np.nanmax(slow_hidden):.1e}")
 
 # %% [markdown]
 # - At `lr = 0.03` every layer sits at about $3 \times 10^{-3}$, just above the line, and the
 #   loss falls from 2.96 to about 0.6 in 100 steps.
 # - At `lr = 0.003` the ratio is ten times smaller: every layer's median sits below the line, and
-#   every hidden layer is below it from the very first step. The ratio says "too low" at once; the
-#   loss only says it over the whole run, by still being above 2 after 100 steps.
+#   every hidden layer stays below it at every step, from the first (its highest single step is
+#   printed above). The ratio says "too low" at once; the loss only says it over the whole run,
+#   by still being above 2 after 100 steps.
 # - At `lr = 1.5` the median ratio is about 0.6: a typical step changes a weight matrix by more
 #   than half of its own norm. Every layer's median is above 0.3, hundreds of times the line,
 #   although single steps of some layers dip below 0.1 (see the plot). The loss becomes

@@ -61,8 +61,8 @@ KNOWLEDGE_CHECK: tuple[Question, ...] = (
         ],
     ),
     Question(
-        prompt="In section 3 every run at lr = 3.0 ended with a loss of nan. Which symptom came "
-        "first?",
+        prompt="In section 3 every run at lr = 3.0 diverged: the loss or a gradient became inf "
+        "or nan. Which symptom came first?",
         choices=["NaN values", "vanishing gradients", "a loss spike"],
         answer=2,
         explanations=[
