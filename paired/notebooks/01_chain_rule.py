@@ -226,8 +226,8 @@ print(f"strict bound, 10 layers: (0.25 x {largest:.2f})^10 = {strict:.1e}")
 #
 # - **Typical case.** A random gradient is stretched by about the gain, and each unit's share is
 #   scaled by at most 0.25, so with unit-gain weights a sigmoid layer typically keeps at most about
-#   a quarter of the gradient; ten of them, about $0.25^{10} \approx 10^{-6}$ or less. This is
-#   what you will measure below.
+#   a quarter of the gradient; ten of them, about $0.25^{10} \approx 10^{-6}$ or less. The
+#   8-layer network measured below keeps about 0.23 per layer.
 # - **Strict bound.** $\lVert W^{\top}(f' \odot g)\rVert \le \sigma_{\max}(W) \cdot 0.25 \cdot
 #   \lVert g \rVert$ always holds, so $0.25^{L}$ is a guaranteed ceiling only when every
 #   $\lVert W \rVert_2 \le 1$. With these unit-gain weights ($\sigma_{\max} \approx 1.9$) all it
@@ -301,14 +301,14 @@ print(f"per layer ×{tiny.typical_factor:.2f}; the first {zeros} layers' gradien
 # With `normal` init each layer multiplies the gradient by more than 5. The label *exploded*
 # means "far too large", not an overflow: for many depths the gradients stay finite numbers,
 # until the network's output itself overflows float32 (it holds inf and nan) and every gradient
-# becomes nan:
+# becomes nan (counted per depth):
 
 # %%
 print(f"per layer ×{probe.measure_gradient_flow(8, 'relu', 1.0, 'normal').typical_factor:.1f}")
 for depth in (6, 7, 49, 50):
     normal_probe = probe.measure_gradient_flow(depth, "relu", 1.0, "normal")
-    finite = all(math.isfinite(norm) for norm in normal_probe.activation_grad_norms)
-    print(f"depth {depth}: first layer {normal_probe.statuses[0]}, every gradient finite: {finite}")
+    nan = sum(math.isnan(norm) for norm in normal_probe.activation_grad_norms)
+    print(f"depth {depth}: first layer {normal_probe.statuses[0]}, nan gradients: {nan} of {depth}")
 
 # %% [markdown]
 # ## 4. Quick check

@@ -279,8 +279,7 @@ for name, value in zip(normal_50.activations, normal_50.remaining, strict=True):
 # On the machine these outputs were stored on, the exact values (tanh's depends on rounding in
 # its saturated units, so yours may differ by tens of percent):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(normal_50.table())
 
 # %% tags=["nbval-ignore-output"]
@@ -325,8 +324,7 @@ high_lr = dead_units.study_dead_unit_recovery(kill_lr=0.1, seeds=SEEDS, data=dat
 # %% [markdown]
 # The spread over the seeds, on the machine these outputs were stored on:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(high_lr.table())
 
 # %% [markdown]
@@ -364,8 +362,7 @@ for name in dead_units.RECOVERY_ACTIVATIONS:
 # %%
 bias_kill = dead_units.study_dead_unit_recovery(bias_shift=-4.0, seeds=SEEDS, data=data)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(bias_kill.table())
 gelu_wins = int((bias_kill.test_accuracies("gelu") > bias_kill.test_accuracies("relu")).sum())
 print(f"gelu's test accuracy above relu's in {gelu_wins} of {len(SEEDS)} seeds")
@@ -449,24 +446,23 @@ def accuracy_on_test(model):
 
 print(make_mlp(4, 64, "sigmoid", "xavier", in_features=64))
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for name in ("sigmoid", "relu"):
     model, loss = train(name)
     print(f"{name:>7}: last loss {loss:.3f}, test accuracy {format_percent(accuracy_on_test(model))}")
 
 # %% [markdown]
-# On the machine these outputs were stored on, the sigmoid network ends where it started, at a
-# loss of about $\ln 10$, and the ReLU network learns. `gradlab` runs this same loop
+# On the machine these outputs were stored on, the sigmoid network ends at a loss of about
+# $\ln 10$ and the ReLU network learns. `gradlab` runs this same loop
 # (`gradlab.training.loop.train_classifier`, which also records every gradient norm) for four
-# activations and three seeds:
+# activations and three seeds. Its *final loss* is the mean over the last 20 steps, which
+# smooths the minibatch noise of the single last loss printed above:
 
 # %%
 training = activation_training.study_activation_training(data=data)
 comparison = training.comparisons[0]
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(training.table())
 print()
 print(training.layer_table())
@@ -507,7 +503,7 @@ shrinks = (sigmoid_layers[:, :-1] < sigmoid_layers[:, 1:]).all()
 print(f"sigmoid: each layer gets less gradient than the one above it, every seed: {bool(shrinks)}")
 
 # %% [markdown]
-# The sigmoid network does not learn at all in 300 steps: its loss stays at $\ln 10 \approx 2.30$
+# The sigmoid network does not learn at all in 300 steps: its loss settles at $\ln 10 \approx 2.30$
 # (a uniform guess over 10 classes) and its accuracy at chance, about 10%. The layer table shows
 # where the gradient goes. The output layer is not starved: it receives *more* gradient than the
 # ReLU network's. Going down, each sigmoid layer receives less than the one above it, and the
@@ -536,8 +532,7 @@ print(
     f"{training.test_accuracies('sigmoid').max() < 0.15}"
 )
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for depth, study in shallow.items():
     accuracies = study.test_accuracies("sigmoid")
     print(

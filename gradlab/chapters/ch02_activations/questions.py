@@ -95,8 +95,8 @@ KNOWLEDGE_CHECK: tuple[Question, ...] = (
         ],
     ),
     Question(
-        prompt="A ReLU unit in the first layer has z ≤ 0 for every training example. What happens "
-        "to its weights during training?",
+        prompt="A ReLU unit in the first layer has z ≤ 0 for every training example from the "
+        "start. What happens to its weights during training?",
         choices=[
             "They grow until the unit comes back",
             "They shrink to zero (weight decay aside)",
@@ -108,9 +108,9 @@ KNOWLEDGE_CHECK: tuple[Question, ...] = (
             "Growing would need a gradient, and the unit passes none.",
             "Without a gradient (and without weight decay) nothing changes them.",
             "They do not move at all.",
-            "ReLU' = 0 for every input, so ∂L/∂W for that unit is 0. Measured in section 5: in "
-            "every seed, every first-layer unit dead after the kill was still dead after 300 "
-            "steps.",
+            "ReLU' = 0 for every input, so ∂L/∂W for that unit is 0 at every step (and Adam or "
+            "momentum never build up a step for it). Measured in section 5: in every seed, every "
+            "first-layer unit dead after the kill was still dead after 300 steps.",
         ],
     ),
     Question(
