@@ -89,7 +89,7 @@ def test_fix_and_lr_override() -> None:
 
 def test_detached_body_is_missing_in_the_histograms() -> None:
     run = compute_dashboard("detached", steps=10)
-    assert run.histograms.missing == ["body.0", "body.2"]
+    assert run.histograms.missing == ["body.linear1", "body.linear2"]
     assert np.isnan(run.layer_grad_norms[:, :2]).all()
 
 

@@ -197,8 +197,8 @@ def test_dashboard_section() -> None:
     ]  # "empty histograms": every element exactly 0
     detached = dashboard.compute_dashboard("detached", steps=100)
     assert detached.losses[-1] < detached.losses[0] and detached.histograms.missing == [
-        "body.0",
-        "body.2",
+        "body.linear1",
+        "body.linear2",
     ]
 
 
@@ -272,10 +272,10 @@ def test_the_quiz_cells_show_only_the_questions() -> None:
 
 
 def test_quick_check_names_the_detached_scenarios_layers(batch) -> None:
-    """The quick check's 'no_grad at body.0 and body.2' is what diagnose reports there."""
+    """The quick check's 'no_grad at body.linear1 and body.linear2' is what diagnose reports there."""
     from gradlab.chapters.ch07_monitoring import questions
 
     report = scenarios.run_scenario("detached", *batch)
     layers = [f.layer for f in report.findings if f.kind == "no_grad"]
-    assert layers == ["body.0", "body.2"]
-    assert "'body.0' and 'body.2'" in questions.QUICK_CHECK[0].prompt
+    assert layers == ["body.linear1", "body.linear2"]
+    assert "'body.linear1' and 'body.linear2'" in questions.QUICK_CHECK[0].prompt

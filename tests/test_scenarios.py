@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pytest
 import torch
 from torch import nn
@@ -97,9 +99,13 @@ def test_models_match_nn_linear_after_a_global_seed() -> None:
     )
 
     torch.manual_seed(0)
-    body = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU())
+    body = nn.Sequential(
+        OrderedDict(
+            linear1=nn.Linear(64, 32), relu1=nn.ReLU(), linear2=nn.Linear(32, 32), relu2=nn.ReLU()
+        )
+    )
     head = nn.Linear(32, 10)
-    for layer in (body[0], body[2], head):
+    for layer in (body.linear1, body.linear2, head):
         nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
         nn.init.zeros_(layer.bias)
     assert_same_parameters(BodyHead(64, 10), nn.ModuleDict({"body": body, "head": head}))

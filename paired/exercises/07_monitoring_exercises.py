@@ -452,8 +452,7 @@ print("recorded steps:", arrays["steps"].tolist())
 print("layers:", monitor.layers)
 print(f"loss at step {len(losses) - 1}: {losses[-1]}")  # once nan, it stays nan
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # The losses of this run on the machine these outputs were stored on (yours may round differently).
 print("losses:", " ".join(f"{value:.2g}" for value in losses))
 
@@ -494,8 +493,7 @@ check_equal(
     "read its step from arrays['steps'].",
 )
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Where this run broke, on the machine these outputs were stored on.
 loss_step = int(np.argmax(~np.isfinite(losses)))
 print(f"first non-finite (step, layer): {answer}; the loss is first non-finite at step {loss_step}")

@@ -188,8 +188,7 @@ plt.show()
 # machine and on what else it runs: the numbers below are from the machine these outputs were
 # stored on, so run the cell to get yours.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def seconds_per_step(every: int | None, steps: int = 200) -> float:
     """Wall time of one SGD step of inplace_model, bare (every=None) or under a monitor."""
     step_optimizer = torch.optim.SGD(inplace_model.parameters(), lr=0.03)
@@ -321,8 +320,7 @@ monitor_plots.plot_update_ratios(wild.recorded_steps, wild.update_ratios, wild.l
 axes[1].set_title("lr = 1.5")
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # The detail behind the plots (numbers from the machine these outputs were stored on).
 for lr, run in ratio_runs.items():
     medians = ", ".join(f"{m:.1e}" for m in np.nanmedian(run.update_ratios, axis=0))
@@ -356,8 +354,7 @@ print(f"lr = 0.003: the hidden layers' highest single step {np.nanmax(slow_hidde
 # gives its whole row of weights exactly 0, and as an input it zeroes a column of the next layer.
 # Three runs after 100 steps: healthy, the deep sigmoid network, and the dead-ReLU network.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 histogram_runs = {
     name: dashboard.compute_dashboard(name, steps=100)
     for name in ("healthy", "deep_sigmoid", "dead_relus")
@@ -377,8 +374,7 @@ for name, run in histogram_runs.items():
 # the share of each hidden layer's ReLU outputs that are $\le 0$, median over its last 20 steps
 # (the diagnosis warns at 90 %). Digits from the machine these outputs were stored on:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for name, run in histogram_runs.items():
     zeros = run.histograms.zero_fraction()
     shares = ", ".join(formatting.format_percent(z) if z else "none" for z in zeros)
@@ -470,8 +466,7 @@ widgets.show(dashboard_demo)
 # diverging scenario (the digits are from the machine these outputs were stored on; the findings,
 # their order and their layers are the same on any machine):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 report_runs = {
     name: dashboard.compute_dashboard(name, steps=100)
     for name in ("deep_sigmoid", "too_large_init")

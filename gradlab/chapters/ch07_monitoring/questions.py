@@ -26,7 +26,7 @@ _REFERENCE = _power(UPDATE_RATIO_REFERENCE)
 
 QUICK_CHECK: tuple[Question, ...] = (
     Question(
-        prompt="diagnose() reports 'no_grad' at 'body.0' and 'body.2' but the loss still goes "
+        prompt="diagnose() reports 'no_grad' at 'body.linear1' and 'body.linear2' but the loss still goes "
         "down. What is the most likely cause?",
         choices=[
             "the learning rate is too low for the body",

@@ -103,10 +103,12 @@ class BodyHead(nn.Module):
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
         self.body = nn.Sequential(
-            seeded_linear(in_features, WIDTH, generator),
-            nn.ReLU(),
-            seeded_linear(WIDTH, WIDTH, generator),
-            nn.ReLU(),
+            OrderedDict(
+                linear1=seeded_linear(in_features, WIDTH, generator),
+                relu1=nn.ReLU(),
+                linear2=seeded_linear(WIDTH, WIDTH, generator),
+                relu2=nn.ReLU(),
+            )
         )
         self.head = seeded_linear(WIDTH, num_classes, generator)
         self.detach = detach
@@ -249,7 +251,7 @@ SCENARIOS: dict[str, Scenario] = {
             fixed=Setup(lambda n, k: BodyHead(n, k)),
             fix="remove the .detach() between body and head",
             kind="no_grad",
-            layer="body.0",
+            layer="body.linear1",
         ),
         Scenario(
             "too_high_lr",
