@@ -66,7 +66,7 @@ def test_train_classifier_is_the_plain_loop_chapter_2_shows():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     record = train_classifier(
         make_mlp(4, 64, "sigmoid", "xavier", in_features=64, seed=0), data, steps=30, seed=0
     )
