@@ -122,7 +122,7 @@ def test_he_init_draws_from_the_generator_given() -> None:
     he_init_(first, torch.Generator().manual_seed(5))
     he_init_(second, torch.Generator().manual_seed(5))
     assert torch.equal(first.weight, second.weight)
-    assert float(first.weight.std()) == pytest.approx((2 / 64) ** 0.5, rel=0.1)
+    assert first.weight.std().item() == pytest.approx((2 / 64) ** 0.5, rel=0.1)
     assert torch.all(first.bias == 0)
 
 
