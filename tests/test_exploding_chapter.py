@@ -6,7 +6,6 @@ import io
 import math
 import re
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from gradlab.chapters.ch03_exploding import matrix_stretch
 from gradlab.formatting import format_number
 from gradlab.measure import divergence, rnn, spectral
 from gradlab.training.data import load_digits_split
+from tests.helpers import notebook_cell as shared_notebook_cell
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -150,19 +150,10 @@ def test_gradients_through_time():
 
 # --- the lesson's own code, run from the notebook's twin ----------------------------------------
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "paired" / "notebooks" / "03_exploding.py"
-
 
 def notebook_cell(marker: str) -> str:
     """The source of the one code cell of notebooks/03_exploding that contains `marker`."""
-    cells = NOTEBOOK.read_text().split("\n# %%")
-    found = [
-        cell.split("\n", 1)[1]
-        for cell in cells
-        if marker in cell and "[markdown]" not in cell.split("\n", 1)[0]
-    ]
-    assert len(found) == 1, (marker, len(found))
-    return found[0]
+    return shared_notebook_cell("03_exploding", marker)
 
 
 def run_cell(marker: str, **namespace) -> dict:

@@ -16,6 +16,7 @@ from torch import nn
 import gradlab
 from gradlab.chapters.ch07_monitoring import dashboard, scenarios, tutorial_monitor
 from gradlab.training.data import load_digits_split
+from tests.helpers import notebook_cell as shared_notebook_cell
 
 LOSS = nn.CrossEntropyLoss()
 
@@ -239,14 +240,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "paired" / "notebooks" / "07_mo
 
 def notebook_cell(marker: str) -> str:
     """The source of the one code cell of notebooks/07_monitoring that contains `marker`."""
-    cells = NOTEBOOK.read_text().split("\n# %%")
-    found = [
-        cell.split("\n", 1)[1]
-        for cell in cells
-        if marker in cell and "[markdown]" not in cell.split("\n", 1)[0]
-    ]
-    assert len(found) == 1, (marker, len(found))
-    return found[0]
+    return shared_notebook_cell("07_monitoring", marker)
 
 
 def test_the_notebooks_inplace_model_is_the_tested_one(batch) -> None:

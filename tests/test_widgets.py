@@ -10,6 +10,7 @@ import pytest
 from gradlab.chapters.ch01_chain_rule.widgets import GRADIENT_FLOW_GRID, make_gradient_flow_demo
 from gradlab.formatting import format_number
 from gradlab.measure.probe import STATUSES, classify_gradient, measure_gradient_flow
+from tests.helpers import find
 
 matplotlib.use("Agg")
 
@@ -19,20 +20,6 @@ SCALES = (GRID.scale_min, 0.5, 1.0, 1.5, GRID.scale_max)
 # A finite number as gradlab.formatting prints it: '0.229', '1', '7.6e-06', '1.2e+05'
 NUMBER = r"\d+(?:\.\d+)?(?:e[+-]\d+)?"
 WORDS = ("vanished (0)", "exploded (inf)", "exploded (nan)", "undefined (nan)", "n/a")
-
-
-def find(demo, description=None, css_class=None):
-    """The one widget inside `demo` labelled `description` or carrying `css_class`."""
-    stack, found = [demo], []
-    while stack:
-        widget = stack.pop()
-        stack.extend(getattr(widget, "children", ()))
-        if description is not None and getattr(widget, "description", None) == description:
-            found.append(widget)
-        if css_class is not None and css_class in widget._dom_classes:
-            found.append(widget)
-    assert len(found) == 1, (description, css_class, found)
-    return found[0]
 
 
 def assert_readout_follows_the_wording_rule(text):

@@ -16,22 +16,9 @@ from gradlab.chapters.ch02_activations.widgets import (
 )
 from gradlab.formatting import format_percent
 from gradlab.measure.probe import STATUSES
+from tests.helpers import find
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
-
-
-def find(demo, description=None, css_class=None):
-    """The one widget inside `demo` labelled `description` or carrying `css_class`."""
-    stack, found = [demo], []
-    while stack:
-        widget = stack.pop()
-        stack.extend(getattr(widget, "children", ()))
-        if description is not None and getattr(widget, "description", None) == description:
-            found.append(widget)
-        if css_class is not None and css_class in widget._dom_classes:
-            found.append(widget)
-    assert len(found) == 1, (description, css_class, found)
-    return found[0]
 
 
 matplotlib.use("Agg")

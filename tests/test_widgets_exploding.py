@@ -18,6 +18,7 @@ from gradlab.chapters.ch03_exploding.widgets import (
 )
 from gradlab.measure.probe import STATUSES
 from gradlab.measure.spectral import measure_growth
+from tests.helpers import find
 
 matplotlib.use("Agg")
 
@@ -32,20 +33,6 @@ TIME_SCALES = slider_values(TIME_GRID.scale_min, TIME_GRID.scale_max, TIME_GRID.
 
 
 GLUED = re.compile(r"[×~x]\s*(exploded|vanished|undefined)|gets (exploded|vanished)")
-
-
-def find(demo, description=None, css_class=None):
-    """The one widget inside `demo` labelled `description` or carrying `css_class`."""
-    stack, found = [demo], []
-    while stack:
-        widget = stack.pop()
-        stack.extend(getattr(widget, "children", ()))
-        if description is not None and getattr(widget, "description", None) == description:
-            found.append(widget)
-        if css_class is not None and css_class in widget._dom_classes:
-            found.append(widget)
-    assert len(found) == 1, (description, css_class, found)
-    return found[0]
 
 
 def reads_well(text):

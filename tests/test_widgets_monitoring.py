@@ -14,6 +14,7 @@ from gradlab.chapters.ch07_monitoring.widgets import (
     DASHBOARD_GRID,
     make_dashboard_demo,
 )
+from tests.helpers import find
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
 
@@ -21,20 +22,6 @@ matplotlib.use("Agg")
 
 GRID = DASHBOARD_GRID
 STEPS = list(range(GRID.steps_min, GRID.steps_max + 1, GRID.steps_step))
-
-
-def find(demo, description=None, css_class=None):
-    """The one widget inside `demo` labelled `description` or carrying `css_class`."""
-    stack, found = [demo], []
-    while stack:
-        widget = stack.pop()
-        stack.extend(getattr(widget, "children", ()))
-        if description is not None and getattr(widget, "description", None) == description:
-            found.append(widget)
-        if css_class is not None and css_class in widget._dom_classes:
-            found.append(widget)
-    assert len(found) == 1, (description, css_class, found)
-    return found[0]
 
 
 def assert_valid(run, steps: int) -> None:
