@@ -36,6 +36,8 @@ from gradlab.grading.checks import RESULT_MIME, CheckResult, shorten
 from gradlab.grading.declarations import read_check_result
 from gradlab.grading.grade_saved import GRADING_ENV
 
+ERROR_DETAIL_CHARS = 1000  # an error detail kept for the table; longer ones are marked shortened
+
 
 @dataclass(frozen=True)
 class RunLimits:
@@ -93,7 +95,9 @@ class _RecordingClient(NotebookClient):
         content = msg.get("content", {})
         data = content.get("data") or {}
         if self.recording and msg.get("msg_type") == "error":
-            self.errors[cell_index] = _truncate(f"{content.get('ename')}: {content.get('evalue')}")
+            self.errors[cell_index] = shorten(
+                f"{content.get('ename')}: {content.get('evalue')}", ERROR_DETAIL_CHARS
+            )
         if self.recording and RESULT_MIME in data:
             result = read_check_result(data)
             if result is not None:
@@ -109,11 +113,6 @@ class _RecordingClient(NotebookClient):
 _QUIET_LOG = logging.getLogger("gradlab.grading.grade.kernel")
 _QUIET_LOG.addHandler(logging.NullHandler())
 _QUIET_LOG.propagate = False
-
-
-def _truncate(text: str, limit: int = 1000) -> str:
-    """An error detail short enough for the table, marked when shortened (never cut silently)."""
-    return shorten(text, limit)
 
 
 def kill_process_group(process_group: int | None) -> None:
@@ -169,7 +168,9 @@ class _KernelSession:
         except DeadKernelError:
             return "died", "the kernel died (os._exit, a crash, or it was killed)"
         except Exception as error:  # any other client failure: to us the kernel is gone
-            return "died", _truncate(f"the kernel stopped answering ({type(error).__name__})")
+            return "died", shorten(
+                f"the kernel stopped answering ({type(error).__name__})", ERROR_DETAIL_CHARS
+            )
         if index in self.client.errors:
             return "error", self.client.errors[index]
         return "ok", ""
@@ -241,8 +242,9 @@ def run_notebook(notebook: Any, limits: RunLimits) -> NotebookRun:
                 if time.monotonic() >= deadline:  # the watchdog killed it while it started
                     run.error = "the notebook's total time limit was reached"
                 else:
-                    run.error = _truncate(
-                        f"could not start a kernel: {type(error).__name__}: {error}"
+                    run.error = shorten(
+                        f"could not start a kernel: {type(error).__name__}: {error}",
+                        ERROR_DETAIL_CHARS,
                     )
             finally:
                 if watchdog is not None:
