@@ -15,6 +15,7 @@ import numpy as np
 from gradlab.diagnosis.report import SEVERITIES, Finding, Report, Thresholds
 from gradlab.formatting import format_factor, format_magnitude
 from gradlab.monitor.history import NonFiniteEvent, Recording
+from gradlab.training.clipping import clipping_effect
 
 
 def find_problems(
@@ -408,8 +409,10 @@ def _clipping(global_norms: np.ndarray, clip_threshold: float, limits: Threshold
         )
     if not len(norms):
         return []
-    clipped = float(np.mean(norms > clip_threshold))
-    factor = float(np.median(norms)) / clip_threshold
+    # The same computation as Chapter 6's clipping_effect (lr=1: the scale the steps were given).
+    effect = clipping_effect(norms, clip_threshold, lr=1.0)
+    clipped = effect.fraction_clipped
+    factor = effect.median_norm / clip_threshold
     if clipped < limits.clipped_fraction or factor < limits.clipped_factor:
         return []
     return [
@@ -419,7 +422,8 @@ def _clipping(global_norms: np.ndarray, clip_threshold: float, limits: Threshold
             "warning",
             f"the global gradient norm exceeded max_norm={clip_threshold:g} on {clipped:.0%} of "
             f"{len(norms)} recorded steps, median {factor:.0f}x the threshold: clipping rescales "
-            "every step, so the learning rate is effectively divided by that factor.",
+            f"those steps, so the learning rate is effectively divided by "
+            f"{1 / effect.mean_scale:.0f} (lr x mean of min(1, max_norm/norm)).",
             f"raise max_norm to about the typical norm ({np.percentile(norms, 90):.3g} is the "
             "90th percentile) so clipping only catches spikes, or lower the learning rate.",
         )
