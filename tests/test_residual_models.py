@@ -51,8 +51,8 @@ def test_branch_init_sets_the_last_layer(branch_init):
     depth, width = 16, 256
     model = make_residual_mlp(depth=depth, width=width, branch_init=branch_init, seed=1)
     he = math.sqrt(2 / width)
-    first = float(model.blocks[3].linear1.weight.std())
-    last = float(model.blocks[3].linear2.weight.std())
+    first = model.blocks[3].linear1.weight.std().item()
+    last = model.blocks[3].linear2.weight.std().item()
     assert first == pytest.approx(he, rel=0.03)
     expected = {"standard": he, "zero": 0.0, "scaled": he / math.sqrt(depth)}[branch_init]
     assert last == pytest.approx(expected, rel=0.03, abs=1e-12)
