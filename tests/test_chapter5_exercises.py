@@ -236,7 +236,12 @@ def fill_stub(body: str):
             ),
             ["FAIL The output is 0", "FAIL", "FAIL"],
         ),
-        ("5.4", "buggy_block", 'buggy_block = "blocks.0"', ["FAIL blocks.0 gets the least"]),
+        (
+            "5.4",
+            "buggy_block",
+            'buggy_block = "blocks.0"',
+            ["FAIL blocks.0 is where the damage shows"],
+        ),
         ("5.4", "buggy_block", 'buggy_block = "blocks.3"', ["FAIL blocks.3's in-place ReLU"]),
         ("5.4", "buggy_block", 'buggy_block = "blocks.8"', ["FAIL Read the factor column"]),
         (
@@ -340,6 +345,9 @@ def test_the_colleague_model_has_one_leaky_block_and_diagnose_finds_nothing(solv
     fixed = namespace["reference_fix"]
     first = namespace["probed_first_block"]
     assert first(fixed) > 1.2 * first(model)
+    # 'every block below the broken one gets less gradient than it would' (5.4's hint)
+    repaired = gradlab.probe_gradients(fixed, x, y, loss_fn, layers=list(fixed.blocks))
+    assert np.all(probe.weight_grad_norms[:7] < 0.9 * repaired.weight_grad_norms[:7])
 
 
 def test_the_two_other_inplace_relus_are_harmless(solved):

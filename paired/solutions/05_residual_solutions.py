@@ -464,9 +464,10 @@ with torch.no_grad():
 # A colleague's network: twelve pre-activation blocks without normalisation,
 # $y = x + W_2\,\mathrm{relu}(W_1\,\mathrm{relu}(x))$, on the same digits. To save memory they
 # switched three of its ReLUs to `nn.ReLU(inplace=True)`, which overwrites its input tensor
-# instead of making a new one (torchvision's ResNets do the same). Two of the three changes are
-# harmless. One of them silently puts a ReLU on a skip path: `x + self.branch(x)` reads `x`
-# *after* the branch has run, and an in-place ReLU at the start of the branch has rewritten it.
+# instead of making a new one (torchvision's ResNets use it too). Two of the three changes are
+# harmless. One of them silently puts a ReLU on a skip path: the addition in `x + self.branch(x)`
+# reads `x` *after* the branch has run, and an in-place ReLU at the start of the branch has
+# rewritten it.
 
 
 # %%
@@ -528,9 +529,9 @@ check_equal(
     mistakes=[
         (
             "blocks.0",
-            "blocks.0 gets the least gradient, but it is the victim, not the cause: the "
-            "gradient norm column falls below the broken block. Look for the factor that stands "
-            "out.",
+            "blocks.0 is where the damage shows (every block below the broken one gets less "
+            "gradient than it would), not where the gradient is lost. Look for the factor that "
+            "stands out.",
         ),
         (
             "blocks.3",

@@ -35,7 +35,8 @@ EXERCISE_CHECK: tuple[Question, ...] = (
             f"{1 + _CANCEL_SLOPE:g}·I; after {_CANCEL_DEPTH} such blocks "
             f"{format_number(_CANCEL_LEFT)} of the gradient is left.",
             "Right: the identity term opens short paths. In the typical case (small, random "
-            "branch Jacobians) the gradient keeps its size, as Exercise 5.1 measured.",
+            "branch Jacobians) the gradient keeps its size: the probe of Exercise 5.4 measured "
+            "a factor near 1 for every healthy block.",
             "The learning rate is the optimizer's; the skip changes the Jacobian, not the step.",
         ],
     ),
@@ -146,8 +147,8 @@ EXERCISE_CHECK: tuple[Question, ...] = (
             "dead: no gradient reaches any weight, so it cannot learn",
             "a network whose output is 0 for every input",
             "every block is the identity, so the gradient reaches every block unchanged; at "
-            "the first step only each branch's last layer gets a gradient, and the rest "
-            "follow once it moves away from 0",
+            "the first step, inside each branch, only the last layer gets a gradient, and the "
+            "first follows once the last moves away from 0",
         ],
         answer=2,
         explanations=[
