@@ -80,7 +80,7 @@ def format_checks(checks: list[OrthogonalCheck]) -> str:
         s = c.spectrum
         lines.append(
             f"{c.init:<11} {c.smallest_singular_value:>6.2f} {s.largest_singular_value:>6.2f} "
-            f"{s.rms_singular_value:>6.2f} | {c.chain_largest:.0f}, {_tiny(c.chain_smallest)}, "
+            f"{s.rms_singular_value:>6.2f} | {c.chain_largest:.1f}, {_tiny(c.chain_smallest)}, "
             f"{c.chain_growth:.1f}"
         )
     return "\n".join(lines)

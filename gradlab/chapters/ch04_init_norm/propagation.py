@@ -24,6 +24,7 @@ from gradlab.measure.signal import SignalProfile, measure_signal, unit_direction
 
 ACTIVATIONS = ("tanh", "relu")
 INITS = ("too small", "xavier", "xavier, tanh gain", "he", "orthogonal", "too large")
+TABLE_INITS = ("too small", "xavier", "xavier, tanh gain", "he", "too large")  # section 2's table
 TANH_GAIN = 5 / 3  # torch.nn.init.calculate_gain("tanh")
 
 
@@ -147,3 +148,63 @@ def measure_propagation(
     return Propagation(
         activation, init, depth, width, profile, predicted_ratio(activation, init, width)
     )
+
+
+@dataclass(frozen=True)
+class InitRow:
+    """One activation × init, over several seeds: geometric means of the per-layer ratios."""
+
+    activation: str
+    init: str
+    predicted: float
+    forward_ratio: float  # geometric mean over seeds of Propagation.forward_ratio
+    backward_ratio: float
+    forward_total: float  # std of z at the last layer over that at layer 1 (geometric mean)
+    backward_total: float  # ‖∂L/∂z‖ at layer 1 over that at the last layer (geometric mean)
+
+
+def _geometric_mean(values: list[float]) -> float:
+    with np.errstate(all="ignore"):
+        return float(np.exp(np.mean(np.log(np.asarray(values, dtype=np.float64)))))
+
+
+def compare_inits(
+    depth: int = 50,
+    width: int = 256,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    inits: tuple[str, ...] = TABLE_INITS,
+) -> list[InitRow]:
+    """measure_propagation for every activation × init, summarised over `seeds`."""
+    rows = []
+    for activation in ACTIVATIONS:
+        for init in inits:
+            runs = [measure_propagation(activation, init, depth, width, seed=s) for s in seeds]
+            stds = [r.profile.activation_std for r in runs]
+            norms = [r.profile.grad_norm for r in runs]
+            rows.append(
+                InitRow(
+                    activation=activation,
+                    init=init,
+                    predicted=runs[0].predicted,
+                    forward_ratio=_geometric_mean([r.forward_ratio for r in runs]),
+                    backward_ratio=_geometric_mean([r.backward_ratio for r in runs]),
+                    forward_total=_geometric_mean([s[-1] / s[0] for s in stds]),
+                    backward_total=_geometric_mean([n[0] / n[-1] for n in norms]),
+                )
+            )
+    return rows
+
+
+def format_init_table(rows: list[InitRow], depth: int = 50) -> str:
+    """The table of section 2: prediction, measured ratios per layer, and over all layers."""
+    lines = [
+        f"{'':5} {'init':<18} {'predicted':>9} | {'per layer: forward':>18} {'backward':>8} | "
+        f"over {depth} layers: forward, backward",
+    ]
+    for row in rows:
+        lines.append(
+            f"{row.activation:<5} {row.init:<18} {row.predicted:>9.2f} | "
+            f"{row.forward_ratio:>18.2f} {row.backward_ratio:>8.2f} | "
+            f"{format_factor(row.forward_total)}, {format_factor(row.backward_total)}"
+        )
+    return "\n".join(lines)

@@ -186,8 +186,8 @@ KNOWLEDGE_CHECK: tuple[Question, ...] = (
         ],
     ),
     Question(
-        prompt=f"Adam at lr = {_TOO_LARGE:g}: the first step moved every weight matrix by about "
-        "16 % of its norm. With linear warmup over "
+        prompt=f"Adam at lr = {_TOO_LARGE:g}: the first step moved every weight matrix by more "
+        "than a tenth of its norm. With linear warmup over "
         f"{WARMUP_STEPS} steps, the first step's lr is…",
         choices=[
             f"{_TOO_LARGE:g}, warmup only changes the end",
