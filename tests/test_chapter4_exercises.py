@@ -1,0 +1,255 @@
+"""Chapter 4's exercises (solutions/04_init_norm_solutions): every check passes the worked solution,
+fails the named wrong answers with their hints, and every number the text states holds.
+
+The checks are run as written: the solution's cells are executed from its py:percent twin, with an
+answer cell swapped for a wrong one where a test says so, and the CheckResults collected. (That the
+generated exercise notebook scores 0 unanswered and the solutions full marks is tested for every
+chapter by tests/test_grade.py.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import jupytext
+import numpy as np
+import pytest
+from test_quiz_positions import assert_spread
+
+import gradlab.grading.checks as checks
+from gradlab.chapters.ch04_init_norm import exercise_questions
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "paired" / "solutions" / "04_init_norm_solutions.py"
+
+
+def code_cells() -> list[str]:
+    """The solution notebook's code cells, in order (quiz and grade cells left out)."""
+    notebook = jupytext.read(SOLUTIONS)
+    return [
+        cell.source
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        and "quiz.show" not in cell.source
+        and "grade_saved_notebook" not in cell.source
+    ]
+
+
+def cell_with(marker: str) -> str:
+    found = [source for source in code_cells() if marker in source]
+    assert len(found) == 1, (marker, len(found))
+    return found[0]
+
+
+def run(
+    sources: list[str], monkeypatch: pytest.MonkeyPatch, namespace: dict | None = None
+) -> tuple[dict, list[checks.CheckResult]]:
+    """Execute cells in one namespace; return it and the CheckResults the checks displayed."""
+    results: list[checks.CheckResult] = []
+    monkeypatch.setattr(checks, "display_result", results.append)
+    namespace = {} if namespace is None else namespace
+    for source in sources:
+        exec(compile(source, str(SOLUTIONS), "exec"), namespace)
+    return namespace, results
+
+
+# --- Part A: init_std ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def part_a() -> dict:
+    """The namespace after the imports and Part A's setup cell (build_network, gradient_ratios)."""
+    namespace: dict = {}
+    for marker in ("import math", "def build_network"):
+        exec(compile(cell_with(marker), str(SOLUTIONS), "exec"), namespace)
+    return namespace
+
+
+def test_the_solution_passes_both_checks_of_4_1(part_a, monkeypatch):
+    namespace = dict(part_a)
+    _, results = run(
+        [cell_with("def init_std"), cell_with("tanh_ratios = gradient_ratios")],
+        monkeypatch,
+        namespace,
+    )
+    assert [(r.exercise, r.passed) for r in results] == [("4.1", True), ("4.1", True)]
+
+
+WRONG_INITS = {
+    "std 1": ("return 1.0", "Far too large", None),
+    "std 0.01": ("return 0.01", None, None),
+    "variance, not std": (
+        "return 2.0 / (fan_in + fan_out) if activation == 'tanh' else 2.0 / fan_in",
+        "variance returned as the std",
+        "variance returned as the std",
+    ),
+    "Xavier for both": ("return math.sqrt(2.0 / (fan_in + fan_out))", None, "zeroes half"),
+    "Xavier × tanh gain, He": (
+        "return (5 / 3) * math.sqrt(2.0 / (fan_in + fan_out)) if activation == 'tanh' "
+        "else math.sqrt(2.0 / fan_in)",
+        "torch's gain for tanh",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(WRONG_INITS))
+def test_4_1_fails_the_classic_wrong_inits_with_their_hints(part_a, monkeypatch, name):
+    body, tanh_hint, relu_hint = WRONG_INITS[name]
+    wrong = f"def init_std(fan_in, fan_out, activation):\n    {body}\n"
+    _, results = run([wrong, cell_with("tanh_ratios = gradient_ratios")], monkeypatch, dict(part_a))
+    tanh, relu = results
+    expected_tanh_pass = name == "Xavier for both"  # Xavier is the tanh answer
+    expected_relu_pass = name == "Xavier × tanh gain, He"
+    assert tanh.passed is expected_tanh_pass and relu.passed is expected_relu_pass
+    for result, hint in ((tanh, tanh_hint), (relu, relu_hint)):
+        if hint is not None:
+            assert hint in result.hint, result
+    if name == "std 0.01":  # no mistake listed: the generic hint and the measured log ratio
+        assert "received -" in tanh.message and "received -" in relu.message
+
+
+def ratios(part_a: dict, std: Callable, activation: str, seeds=(0, 1, 2, 3, 4)) -> np.ndarray:
+    return part_a["gradient_ratios"](std, activation, seeds)
+
+
+def xavier(fan_in, fan_out, activation):
+    return math.sqrt(2.0 / (fan_in + fan_out))
+
+
+def test_the_texts_claims_about_part_a_hold_on_more_seeds_than_the_check_uses(part_a):
+    """Xavier passes for tanh, He for ReLU, Xavier × 5/3 fails for tanh in every seed; σ = 1
+    gives a growth of about 10^9; with margins far beyond any rounding (the pass is deterministic)."""
+    log = np.log10
+    tanh_xavier = log(ratios(part_a, xavier, "tanh"))
+    assert np.all(np.abs(tanh_xavier) < 0.85), tanh_xavier  # within 10×, margin ≥ 0.15 in log10
+    he = log(ratios(part_a, lambda i, o, a: math.sqrt(2.0 / i), "relu"))
+    assert np.all(np.abs(he) < 0.5), he
+    gain = log(ratios(part_a, lambda i, o, a: 5 / 3 * xavier(i, o, a), "tanh"))
+    assert np.all(gain > 1.05), gain  # every ratio above 10 ("Every ratio is above 10")
+    std_one = ratios(part_a, lambda i, o, a: 1.0, "tanh", seeds=(0, 1, 2))
+    assert np.all((std_one > 1e9) & (std_one < 1e10)), std_one  # "by about 10^9"
+
+
+def test_the_check_uses_the_learners_std_for_every_linear_layer(part_a):
+    seen = []
+
+    def spy(fan_in, fan_out, activation):
+        seen.append((fan_in, fan_out, activation))
+        return 0.1
+
+    part_a["build_network"]("relu", spy, 0)
+    assert seen == [(64, 64, "relu")] * 30 + [(64, 10, "relu")]
+
+
+# --- Part B: layer_norm -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def part_b() -> dict:
+    namespace: dict = {}
+    exec(compile(cell_with("import math"), str(SOLUTIONS), "exec"), namespace)
+    return namespace
+
+
+def test_the_solution_passes_every_check_of_4_2_including_the_hidden_one(part_b, monkeypatch):
+    _, results = run(
+        [cell_with("def layer_norm(x"), cell_with("def layer_norm_case")], monkeypatch, dict(part_b)
+    )
+    assert len(results) == 4 and all(r.passed and r.exercise == "4.2" for r in results), results
+
+
+WRONG_LAYER_NORMS = {
+    "unbiased variance": (
+        "mean = x.mean(-1, keepdim=True)\n"
+        "    return (x - mean) / torch.sqrt(x.var(-1, keepdim=True) + eps) * weight + bias",
+        "divides by d, not d - 1",
+    ),
+    "eps outside the square root": (
+        "mean = x.mean(-1, keepdim=True)\n"
+        "    std = x.var(-1, keepdim=True, unbiased=False).sqrt()\n"
+        "    return (x - mean) / (std + eps) * weight + bias",
+        "eps belongs inside",
+    ),
+    "no affine": (
+        "mean = x.mean(-1, keepdim=True)\n"
+        "    return (x - mean) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps)",
+        "apply weight and bias",
+    ),
+    "over the batch": (
+        "mean = x.mean(0, keepdim=True)\n"
+        "    variance = x.var(0, keepdim=True, unbiased=False)\n"
+        "    return (x - mean) / torch.sqrt(variance + eps) * weight + bias",
+        "BatchNorm's axis",
+    ),
+    "eps ignored": (
+        "mean = x.mean(-1, keepdim=True)\n"
+        "    variance = x.var(-1, keepdim=True, unbiased=False)\n"
+        "    return (x - mean) / torch.sqrt(variance + 1e-5) * weight + bias",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(WRONG_LAYER_NORMS))
+def test_4_2_fails_the_common_wrong_layer_norms_with_their_hints(part_b, monkeypatch, name):
+    body, hint = WRONG_LAYER_NORMS[name]
+    wrong = f"def layer_norm(x, weight, bias, eps=1e-5):\n    {body}\n"
+    _, results = run([wrong, cell_with("def layer_norm_case")], monkeypatch, dict(part_b))
+    if hint is None:  # only the hidden test (eps = 1e-2) catches an eps that is not passed on
+        assert [r.passed for r in results] == [True, True, True, False], results
+        return
+    failed = [r for r in results if not r.passed]
+    assert len(failed) >= 3, results
+    assert all(hint in r.hint for r in failed[:3]), failed
+
+
+# --- Quizzes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["LAYER_NORM_CHECK + EXERCISE_CHECK", "EXERCISE_CHECK"], ids=["all", "knowledge"]
+)
+def test_quiz_answers_are_spread(name):
+    sets = {
+        "LAYER_NORM_CHECK + EXERCISE_CHECK": exercise_questions.LAYER_NORM_CHECK
+        + exercise_questions.EXERCISE_CHECK,
+        "EXERCISE_CHECK": exercise_questions.EXERCISE_CHECK,
+    }
+    questions = sets[name]
+    assert_spread(questions)
+    assert len({question.answer for question in questions}) >= 3
+
+
+def test_knowledge_check_has_six_questions_and_the_seeds_batchnorm_question():
+    questions = exercise_questions.EXERCISE_CHECK
+    assert len(questions) >= 6
+    seed_question = [q for q in questions if "even though it adds more parameters" in q.prompt]
+    assert len(seed_question) == 1
+    (question,) = seed_question
+    assert "Santurkar" in question.explanations[2]  # the covariate-shift claim is corrected
+
+
+def test_quiz_numbers_are_the_ones_gradlab_computes():
+    from gradlab.models.mlp import init_std
+
+    question = exercise_questions.EXERCISE_CHECK[1]
+    assert question.choices[question.answer] == f"{init_std('xavier', 64, 64):.3f}" == "0.125"
+    assert f"{2 / 128:.4f}" in question.choices  # the variance, the classic mistake
+    tanh_squared = exercise_questions._mean_tanh_squared()
+    rng = np.random.default_rng(0)
+    sample = float(np.mean(np.tanh(rng.standard_normal(1_000_000)) ** 2))
+    assert abs(tanh_squared - sample) < 3e-3 and f"{tanh_squared:.2f}" == "0.39"
+
+
+def test_batchnorm_question_states_what_torch_does_at_batch_size_one():
+    import torch
+    from torch import nn
+
+    norm = nn.BatchNorm1d(64)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        norm(torch.ones(1, 64))
+    norm.eval()
+    assert norm(torch.ones(1, 64)).shape == (1, 64)
