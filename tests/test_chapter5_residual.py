@@ -105,6 +105,15 @@ def test_section1_printed_summaries():
     assert "per block ×1.12" in residual.summary()
 
 
+def test_widget_hints():
+    """What to try: sigmoid at scale 1 shrinks the plain gradient about tenfold per block."""
+    for seed in range(3):
+        plain = measure_block_gradients(20, "sigmoid", 1.0, "plain", seed=seed)
+        residual = measure_block_gradients(20, "sigmoid", 1.0, "residual", seed=seed)
+        assert 0.05 < plain.first_block ** (1 / 20) < 0.2
+        assert 0.5 < residual.first_block < 2.0
+
+
 def test_zero_init_is_exactly_one_everywhere():
     for activation in ("relu", "tanh", "sigmoid"):
         result = measure_block_gradients(30, activation, 1.7, "residual, zero-init branches")
@@ -180,6 +189,8 @@ def test_zero_init_start():
     assert start.first_block_gradient == pytest.approx(1.0, abs=1e-6)
     assert start.first_layer_grad_norm == 0.0
     assert start.last_layer_grad_norm > 1.0
+    # printed with two decimals: exactly the identity, whatever the rounding
+    assert f"{start.first_block_gradient:.2f}" == "1.00"
 
 
 def test_shortcut_bugs():

@@ -179,7 +179,8 @@ quiz.show(questions.QUICK_CHECK)
 # **What to try**
 # - Weight scale 0.7, ReLU: the plain gradient falls by about half per block; the residual one
 #   does not fall at all.
-# - Sigmoid: the plain network vanishes by about ×0.1 per block; what does the residual one do?
+# - Sigmoid at weight scale 1: the plain gradient shrinks about tenfold per block; what does the
+#   residual one do?
 # - Weight scale 1 or more: the residual network's gradient *grows* with depth. Why? (Section 2.)
 # - Zero-init branches: a flat line at exactly 1, at every depth and scale.
 # - 50 blocks at scale 0.25: the plain gradient underflows to *vanished (0)*.
@@ -285,15 +286,15 @@ for branch_init in ("scaled", "standard"):
 
 # %%
 start = experiments.measure_zero_init_start()
-print(f"largest change the 20 blocks make to their input: {start.blocks_output_change}")
-print(f"gradient reaching block 1 / at the top: {start.first_block_gradient}")
-print(f"‖∂L/∂W1‖ over all branches: {start.first_layer_grad_norm}")
+print(f"largest change the 20 blocks make to their input: {start.blocks_output_change:.2f}")
+print(f"gradient reaching block 1 / at the top: {start.first_block_gradient:.2f}")
+print(f"‖∂L/∂W1‖ over all branches: {start.first_layer_grad_norm:.2f}")
 print(f"‖∂L/∂W2‖ over all branches: {start.last_layer_grad_norm:.2g}")
 
 # %% [markdown]
-# The blocks change nothing (0.0) and the gradient reaches block 1 exactly as large as at the
-# top (1.0). One detail the slogans skip: at the first step the branches' *first* layers get no
-# gradient at all (0.0), because their gradient passes back through the zero last layer. Only
+# The blocks change nothing (0.00) and the gradient reaches block 1 exactly as large as at the
+# top (1.00). One detail the slogans skip: at the first step the branches' *first* layers get no
+# gradient at all (0.00), because their gradient passes back through the zero last layer. Only
 # the last layers learn in step 1; after that update they are no longer zero, and the first
 # layers start learning too. The scaled init avoids the dead first step: its branches are small
 # but not zero, and the gradient grows by only about $(1 + 1/N)^{N/2} \approx \sqrt e \approx
@@ -401,9 +402,8 @@ for run in transformer_runs:
 # the loss close to 0. That is the robust result, checked over three seeds and several kinds of
 # rounding: **in every seed pre-norm ends below 0.1 and post-norm above 1.5**. Post-norm layers
 # *can* be trained this deep — the original Transformer used a learning-rate warmup for exactly
-# this reason — but they need it; pre-norm does not. (At init the two looked alike: the trouble
-# appears once Adam's first large steps act on a stack whose every residual path runs through
-# LayerNorms.)
+# this reason — but they need it; pre-norm does not. At initialisation the two looked alike;
+# the difference appears only in training.
 #
 # ## 8. Training: a deep plain network stalls, the residual one learns
 #
