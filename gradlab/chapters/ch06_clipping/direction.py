@@ -117,7 +117,9 @@ def compute_clipping_view(
     along = g / torch.linalg.vector_norm(g)
     across = v - torch.dot(v, along) * along
     across_norm = torch.linalg.vector_norm(across)
-    across = across / across_norm if across_norm > 0 else torch.zeros_like(across)
+    # when v is a multiple of g (nothing cut) `across` is rounding noise: there is no second axis
+    turned = across_norm > 1e-9 * torch.linalg.vector_norm(v)
+    across = across / across_norm if turned else torch.zeros_like(across)
     plane = np.array([[float(torch.dot(w, along)), float(torch.dot(w, across))] for w in (g, n, v)])
     return ClippingView(
         threshold=float(threshold),

@@ -18,6 +18,7 @@ from gradlab.chapters.ch06_clipping.through_time import TimeProfile
 from gradlab.chapters.ch06_clipping.training import Sweep
 from gradlab.training.sequence_tasks import BASELINE_MSE
 
+SWEEP_TOP = 1e4  # the loss axis of the sweep ends here (a diverged run's x sits on it)
 COLORS = ("black", "tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange")
 
 
@@ -74,8 +75,9 @@ def plot_sweep(sweep: Sweep, ax: Axes | None = None) -> Axes:
         name = "no clipping" if threshold is None else f"max_norm = {threshold:g}"
         for index, seed in enumerate(sweep.seeds):
             record = sweep.runs[threshold, seed]
-            losses = record.losses[np.isfinite(record.losses)]
-            label = name + (" (diverged)" if record.diverged else "") if index == 0 else None
+            # a diverged run climbs to 1e30 and beyond: drawn up to the top edge, an x there
+            losses = np.minimum(record.losses[np.isfinite(record.losses)], SWEEP_TOP)
+            label = name + (" (diverged: x)" if record.diverged else "") if index == 0 else None
             ax.plot(
                 losses,
                 color=color,
@@ -84,9 +86,10 @@ def plot_sweep(sweep: Sweep, ax: Axes | None = None) -> Axes:
                 label=label,
             )
             if record.diverged:
-                ax.plot(len(losses) - 1, losses[-1], "x", color=color, ms=8)
+                ax.plot(len(losses), SWEEP_TOP, "x", color=color, ms=9, mew=2, clip_on=False)
     ax.axhline(BASELINE_MSE, color="grey", ls=":", label="baseline (always answer 1.0)")
     ax.set_yscale("log")
+    ax.set_ylim(top=SWEEP_TOP)
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (MSE)")
     ax.legend(fontsize=8, loc="upper right", ncol=2)
