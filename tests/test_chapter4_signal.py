@@ -166,3 +166,13 @@ def test_the_table_is_the_geometric_mean_of_three_seeds(runs):
     assert relu.forward_ratio == pytest.approx(expected, rel=1e-9)
     text = propagation.format_init_table(rows)
     assert "relu  he" in text and text.count("\n") == 2
+
+
+def test_orthogonal_behaves_like_he_for_relu_and_like_the_tanh_gain_for_tanh(runs):
+    """Section 3: the widget's orthogonal rows behave like He (relu) and the tanh gain (tanh)."""
+    for like, activation in (("he", "relu"), ("xavier, tanh gain", "tanh")):
+        for ortho, gauss in zip(
+            runs[(activation, "orthogonal")], runs[(activation, like)], strict=True
+        ):
+            assert ortho.forward_ratio == pytest.approx(gauss.forward_ratio, rel=0.03)
+            assert ortho.backward_ratio == pytest.approx(gauss.backward_ratio, rel=0.03)

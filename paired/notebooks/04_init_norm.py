@@ -92,8 +92,9 @@ from gradlab.ui import wiring as widgets
 #   units). He et al. (2015) double the variance to make up for it: $\operatorname{Var}(w) =
 #   2/n_\text{in}$.
 # - **Gains.** torch writes these as a *gain* times a base std: `nn.init.calculate_gain` returns
-#   $\sqrt 2$ for ReLU and $5/3$ for tanh (a value chosen, in torch's words, to make up for
-#   tanh's saturation in the forward pass; section 2 measures what it does).
+#   $\sqrt 2$ for ReLU and $5/3$ for tanh. The ReLU value is He's factor 2 in std; for tanh the
+#   documentation gives the number without a derivation (it is larger than 1 to make up for tanh's
+#   slope falling below 1 away from 0). Section 2 measures what it does.
 #
 # **Standard deviation or variance?** The std is the square root of the variance. Some texts write
 # Xavier init as $\mathcal{N}(0, \sqrt{2/(n_\text{in} + n_\text{out})})$. Under the usual
@@ -197,7 +198,8 @@ print(propagation.format_init_table(init_rows))
 # Each move builds the network (no bias, named `blocks.1.linear` …) and runs one real forward and
 # backward pass: std of $z_l$ on the left, $\lVert\partial\mathcal{L}/\partial z_l\rVert$ on the
 # right, both on a log axis with the prediction (red dashes: the predicted ratio per layer, from
-# layer 1's measured std forward and the last layer's gradient backward).
+# layer 1's measured std forward and the last layer's gradient backward; where the prediction is
+# far off, the dashes leave the plot).
 #
 # **What to try**
 # - ReLU: Xavier, then He, then too large. The measurement lies on the dashes.
@@ -271,12 +273,12 @@ data = load_digits_split()
 features = normalization.make_features(data)
 train_eval = normalization.measure_train_eval(features)
 print(
-    f"train mode: every feature's mean within {train_eval.train_mean:.0e} of 0, "
-    f"std {train_eval.train_std:.3f}"
+    f"train mode: largest |mean| of a feature {train_eval.train_mean:.3f}, "
+    f"average std {train_eval.train_std:.3f}"
 )
 print(
-    "eval mode before any training step (running mean 0, variance 1): output − input at most "
-    f"{train_eval.eval_fresh_max_change:.0e}"
+    "eval mode before any training step (running mean 0, variance 1): largest |output − input| "
+    f"{train_eval.eval_fresh_max_change:.3f}"
 )
 print(
     f"eval mode after {train_eval.steps} training batches vs train mode on the same batch: "

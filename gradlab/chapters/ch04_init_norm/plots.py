@@ -71,13 +71,10 @@ class SignalView:
         self.forward_prediction.set_data(layers, _shown(forward_prediction))
         self.backward_line.set_data(layers, _shown(norms))
         self.backward_prediction.set_data(layers, _shown(backward_prediction))
-        self.axes[0].set_ylim(*_log_limits(stds, norms, forward_prediction, backward_prediction))
+        # the range follows the measurement; a prediction far off it leaves the plot at the edge
+        self.axes[0].set_ylim(*_log_limits(stds, norms))
         for ax in self.axes:
             ax.set_xlim(0.5, result.depth + 0.5)
-        self.figure.suptitle(
-            f"{result.activation}, {result.init}: predicted ratio per layer {result.predicted:.2f}",
-            fontsize=10,
-        )
         return self.figure
 
 
