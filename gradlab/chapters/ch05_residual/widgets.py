@@ -77,6 +77,7 @@ def make_residual_demo(
         plt.figure(figure)  # the current figure: wire's plt.show() shows this one
         return "\n".join(result.summary() for result in results)
 
-    # Two forward + backward passes through at most 50 blocks: see tests/benchmarks/ch05_widget.py
-    # for the time per update (compute and draw).
-    return wire(controls, render, CSS_CLASS)
+    # Two networks built and run forward + backward at every move, up to 50 blocks each: a few
+    # hundred ms at the largest depth (tests/benchmarks/ch05_widget.py), more on a busy machine,
+    # so the learner gets the busy state ("computing…", controls disabled) while it runs.
+    return wire(controls, render, CSS_CLASS, busy=True)
