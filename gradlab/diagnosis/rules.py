@@ -422,7 +422,7 @@ def _clipping(global_norms: np.ndarray, clip_threshold: float, limits: Threshold
             "warning",
             f"the global gradient norm exceeded max_norm={clip_threshold:g} on {clipped:.0%} of "
             f"{len(norms)} recorded steps, median {factor:.0f}x the threshold: clipping rescales "
-            f"those steps, so the learning rate is effectively divided by "
+            "those steps, so the learning rate is effectively divided by "
             f"{1 / effect.mean_scale:.0f} (lr x mean of min(1, max_norm/norm)).",
             f"raise max_norm to about the typical norm ({np.percentile(norms, 90):.3g} is the "
             "90th percentile) so clipping only catches spikes, or lower the learning rate.",
