@@ -45,8 +45,7 @@ print(f"at 1.5 per layer a gradient gets there after {theory.layers_until_overfl
 # - see why it happens, straight from the chain rule;
 # - measure it on real PyTorch networks instead of taking it on trust;
 # - learn the fixes people actually use (activation choice, careful initialization, residual
-#   connections, gradient clipping) and *why* each one works — activation choice now, the others
-#   as Chapters 4–6 arrive (the chapter map below says where they are touched meanwhile);
+#   connections, normalization, gradient clipping) and *why* each one works;
 # - build a small monitor that tells you, during training, when gradients are going wrong.
 #
 # You need some Python and a rough idea of what a neural network and a derivative are. Every
@@ -98,25 +97,14 @@ make_widget_selftest()
 # | 1 | [The chain rule and the per-layer factor](01_chain_rule.ipynb) | Explain why depth multiplies gradients, and predict what reaches the first layer | [01](../exercises/01_chain_rule_exercises.ipynb) |
 # | 2 | [Activations and sigmoid saturation](02_activations.ipynb) | Tell which activations shrink the gradient, where they go flat, and why ReLU units die | [02](../exercises/02_activations_exercises.ipynb) |
 # | 3 | [Exploding gradients and gradients through time](03_exploding.ipynb) | Recognise a blow-up, find where it starts, and see it in a recurrent network | [03](../exercises/03_exploding_exercises.ipynb) |
-# | 4 | Initialization — *coming* | Pick weight scales that keep the factor near one | |
-# | 5 | Residual connections — *coming* | See why a skip connection keeps a gradient highway open | |
-# | 6 | Gradient clipping — *coming* | Clip by norm or by value, and know what each one changes | |
+# | 4 | [Initialization and normalization](04_init_norm.ipynb) | Derive the weight scale that keeps the signal the same size forward and backward, and say what BatchNorm, LayerNorm and warmup do | [04](../exercises/04_init_norm_exercises.ipynb) |
+# | 5 | [Residual connections](05_residual.ipynb) | Measure why a skip connection keeps a gradient highway open, and when it does not | [05](../exercises/05_residual_exercises.ipynb) |
+# | 6 | [Gradient clipping, RNN vs LSTM](06_clipping.ipynb) | Clip by norm or by value, pick a threshold from recorded norms, and see why an LSTM carries gradients further than an RNN | [06](../exercises/06_clipping_exercises.ipynb) |
 # | 7 | [Monitoring and diagnosis](07_monitoring.ipynb) | Watch any model with `GradientMonitor`, diagnose NaN, vanishing, exploding, dead and detached layers, read update ratios and gradient histograms in a live dashboard | [07](../exercises/07_monitoring_exercises.ipynb) |
 # | 8 | Advanced analysis — *coming* | Gradient noise, covariance and curvature | |
 #
-# Read the chapters in order: each one builds on the measurements of the one before. Chapters
-# 4–6 and 8 are still being written; Chapter 7 can be read right after Chapter 3. Until the fixes
-# get their own chapters, this is where the course touches them:
-#
-# - **Initialization**: Chapter 1's widget and Chapter 2's tables compare Xavier, He and plain
-#   `randn` weights; Chapter 3 builds orthogonal weights. Chapter 7 applies He init as the fix for
-#   three of its broken models (with ReLU for the deep sigmoid network, with zero biases for the
-#   dead ReLUs) and checks that each fix works.
-# - **Normalization, residual connections, gradient clipping**: not taught yet. Chapter 7's
-#   diagnosis names them in the fixes it suggests (LayerNorm/BatchNorm or residual connections for
-#   vanishing gradients, `torch.nn.utils.clip_grad_norm_` for exploding ones), and its monitor's
-#   report can check a clipping threshold you use (`monitor.report(clip_threshold=...)`, not
-#   shown in the chapter); Chapters 4–6 will explain why each one works.
+# Read the chapters in order: each one builds on the measurements of the one before. Chapter 8
+# is still being written.
 #
 # Every chapter ends with links to the previous and the next chapter and to its exercises.
 

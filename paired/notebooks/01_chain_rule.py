@@ -335,8 +335,9 @@ quiz.show(questions.QUICK_CHECK)
 #   keep the factor near 1.
 # - Which fixes keep it near 1? Here you tried two: the activation (ReLU instead of sigmoid) and
 #   the initialisation (He for ReLU). Chapter 2 compares activations and initialisations in
-#   depth. Chapters 4–6 (initialisation, residual connections, gradient clipping) are still being
-#   written; until then, Chapter 7's diagnosis names the fix for each problem it finds.
+#   depth, [Chapter 4](04_init_norm.ipynb) derives the initialisation, and Chapters
+#   [5](05_residual.ipynb) and [6](06_clipping.ipynb) add residual connections and gradient
+#   clipping.
 #
 # **Next:** practise with [the Chapter 1 exercises](../exercises/01_chain_rule_exercises.ipynb), then go on.
 #

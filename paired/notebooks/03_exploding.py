@@ -589,16 +589,13 @@ quiz.show(questions.KNOWLEDGE_CHECK, title="Chapter 3 knowledge check")
 # **Next:** practise with [the Chapter 3 exercises](../exercises/03_exploding_exercises.ipynb): estimate and
 # then measure a first-layer gradient, and find the first non-finite step of a diverging run.
 #
-# **What about the fixes?** Chapters 4–6 (coming) teach the standard cures: Chapter 4
-# initialisation (and normalisation layers), Chapter 5 residual connections, Chapter 6 gradient
-# clipping. Until they are written, use what this chapter measured: initialise so each layer's
-# typical stretch × slope is about 1 (`nn.init.kaiming_normal_` for ReLU, `nn.init.xavier_normal_`
-# for tanh), pick a learning rate well below the one where the loss starts to jump, and if a run
-# still spikes, clip the gradient norm with
-# `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)` before `optimizer.step()`.
+# **What about the fixes?** The next three chapters teach the standard cures:
+# [Chapter 4](04_init_norm.ipynb) initialisation and normalisation layers (and learning-rate
+# warmup), [Chapter 5](05_residual.ipynb) residual connections, [Chapter 6](06_clipping.ipynb)
+# gradient clipping, with recurrent networks again (RNN vs LSTM).
 # Chapter 7 shows how to watch for all of this while you train.
 #
 # ---
-# ← Previous: [Chapter 2, activations](02_activations.ipynb) · Next: Chapter 4, initialisation
-# (coming soon; until then go on with [Chapter 7, monitoring and diagnosis](07_monitoring.ipynb)) ·
+# ← Previous: [Chapter 2, activations](02_activations.ipynb) · Next:
+# [Chapter 4, initialization and normalization](04_init_norm.ipynb) ·
 # Exercises: [03_exploding_exercises](../exercises/03_exploding_exercises.ipynb)

@@ -256,12 +256,15 @@ for name in scenarios.TABLE_SCENARIOS:
 # (section 6 prints it). When a report has both, warnings are worth a look, errors are worth a
 # stop.
 #
-# The table's He-init fixes and most of what the reports' fix lines suggest — initialisation
-# (He, Xavier), normalisation (LayerNorm, BatchNorm), residual connections, gradient clipping and
-# learning-rate warmup — are the subjects of the chapters between Chapter 3 and this one
-# (cleaning the data, standardising the inputs and removing a `.detach()` need no chapter).
-# Chapters 4–6, which teach them, are coming; until then the fix lines name the PyTorch call to
-# use, and Chapter 3 shows why the scale of the weights decides.
+# The table's He-init fixes and most of what the reports' fix lines suggest are the subjects of
+# the chapters between Chapter 3 and this one (cleaning the data, standardising the inputs and
+# removing a `.detach()` need no chapter):
+#
+# - initialisation (He, Xavier), normalisation (LayerNorm, BatchNorm) and learning-rate warmup:
+#   [Chapter 4](04_init_norm.ipynb), which derives He init and measures what it keeps alive;
+# - residual connections: [Chapter 5](05_residual.ipynb);
+# - gradient clipping (`torch.nn.utils.clip_grad_norm_`) and how to pick its threshold from
+#   recorded norms: [Chapter 6](06_clipping.ipynb).
 #
 # A report says more than its kind, and its order is the triage order: root causes (a NaN in the
 # data, missing gradients, dead or saturated units, huge activations) before what they cause
@@ -502,8 +505,9 @@ quiz.show(questions.KNOWLEDGE_CHECK, title="Chapter 7 knowledge check")
 # - `gradlab.diagnose(model, (x, y), loss_fn)` and `monitor.report()` apply the diagnosis table:
 #   each finding names a kind, a layer, its evidence and a fix. The report leads with the root
 #   cause; fix the first layer where the problem starts, since later layers often inherit it, and
-#   read a NaN as the end of a story that started earlier. Chapters 4–6 (coming) teach the fixes:
-#   initialisation, normalisation, residual connections, clipping and warmup.
+#   read a NaN as the end of a story that started earlier. Chapters 4–6 teach the fixes:
+#   [initialisation, normalisation and warmup](04_init_norm.ipynb),
+#   [residual connections](05_residual.ipynb), [clipping](06_clipping.ipynb).
 # - The update-to-data ratio should sit near $10^{-3}$: far above, lower the learning rate; far
 #   below in some layers only, look for vanishing gradients.
 # - Per-layer gradient histograms show what norms hide: a spread marching left (vanishing) or a
@@ -513,5 +517,5 @@ quiz.show(questions.KNOWLEDGE_CHECK, title="Chapter 7 knowledge check")
 # **Next:** practise with [the Chapter 7 exercises](../exercises/07_monitoring_exercises.ipynb).
 #
 # ---
-# ← Previous: [Chapter 3](03_exploding.ipynb) (chapters 4–6 are coming) · Next: Chapter 8
+# ← Previous: [Chapter 6, gradient clipping](06_clipping.ipynb) · Next: Chapter 8
 # (coming) · Exercises: [exercises/07_monitoring_exercises.ipynb](../exercises/07_monitoring_exercises.ipynb)
