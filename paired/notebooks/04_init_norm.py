@@ -63,6 +63,7 @@ from gradlab.ui import quiz
 from gradlab.ui import wiring as widgets
 
 # %% [markdown]
+# <a id="init"></a>
 # ## 1. Why scale matters, in both directions
 #
 # A linear layer computes $z_i = \sum_{j=1}^{n_\text{in}} w_{ij} x_j$ from its $n_\text{in}$
@@ -128,6 +129,7 @@ print(f"torch's xavier_normal_: measured std {weight.std():.4f}")
 quiz.show(questions.QUICK_CHECK, title="Quick check")
 
 # %% [markdown]
+# <a id="measured"></a>
 # ## 2. Measured: 50 layers, five inits, two activations
 #
 # Here is the whole measurement in plain torch for one setting: fifty 256 × 256 linear layers
@@ -212,6 +214,7 @@ signal_demo = widgets_init.make_signal_demo(activation="relu", init="he", depth=
 widgets.show(signal_demo)
 
 # %% [markdown]
+# <a id="orthogonal"></a>
 # ## 3. Orthogonal init: every singular value is 1
 #
 # Chapter 3 read three sizes off a weight matrix: $\sigma_{\max}$ (the most it can stretch one
@@ -243,6 +246,7 @@ print(orthogonal.format_checks([orthogonal.check_init(init) for init in orthogon
 # He for ReLU and like the tanh gain for tanh, since torch's `calculate_gain` sets their gain).
 
 # %% [markdown]
+# <a id="normalization"></a>
 # ## 4. Normalization: BatchNorm and LayerNorm
 #
 # Instead of hoping the init keeps each layer's scale, a **normalization layer** resets it: it
@@ -353,6 +357,7 @@ for run in sigmoid_runs:
 # sigmoid works on its steep middle and the gradients no longer shrink layer after layer.
 
 # %% [markdown]
+# <a id="warmup"></a>
 # ## 5. Learning rate and warmup
 #
 # A good init puts the first step in a healthy place; the learning rate decides whether the
