@@ -206,6 +206,88 @@ def test_4_2_fails_the_common_wrong_layer_norms_with_their_hints(part_b, monkeyp
     assert all(hint in r.hint for r in failed[:3]), failed
 
 
+# --- Part C: warmup ------------------------------------------------------------------------------
+
+ACCEPTED, REJECTED = (100, 200), (0, 10)  # the text: the lengths that pass and those that fail
+
+
+@pytest.fixture(scope="module")
+def part_c() -> dict:
+    """The namespace after the imports and Part C's setup cell (make_warmup_model, train)."""
+    namespace: dict = {}
+    for marker in ("import math", "def make_warmup_model"):
+        exec(compile(cell_with(marker), str(SOLUTIONS), "exec"), namespace)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def final_losses(part_c) -> dict[tuple[int, int], float]:
+    """final_loss of the run for every warmup choice and seeds 0-1 (0 is the one the check runs)."""
+    return {
+        (warmup, seed): part_c["final_loss"](part_c["train"](warmup, seed))
+        for warmup in part_c["WARMUP_CHOICES"]
+        for seed in (0, 1)
+    }
+
+
+def test_the_menu_is_the_accepted_and_rejected_lengths_the_tests_know(part_c):
+    assert sorted(part_c["WARMUP_CHOICES"]) == sorted(ACCEPTED + REJECTED)
+
+
+@pytest.mark.parametrize("warmup", ACCEPTED + REJECTED)
+def test_each_warmup_choice_passes_or_fails_with_a_wide_margin(part_c, final_losses, warmup):
+    """Accepted: final loss < 0.01 (the bound is 0.05); rejected: nan or > 0.5, in every seed.
+
+    Measured on 12 seeds under the six numeric settings: the accepted ones end at 0.00 and the
+    rejected ones at nan or near ln 10. (25 steps is not on the menu: seed 0 ends there at a
+    finite 1.6, a run that survived its start and might, on another machine, go on to learn.)"""
+    bound = part_c["LOSS_BOUND"]
+    assert bound == 0.05
+    for seed in (0, 1):
+        loss = final_losses[(warmup, seed)]
+        if warmup in ACCEPTED:
+            assert loss < bound / 5, (warmup, seed, loss)
+        else:
+            assert not loss < 10 * bound, (warmup, seed, loss)  # nan or far above the bound
+
+
+def test_without_warmup_the_run_overflows_early_or_freezes_at_chance(part_c):
+    """The text: nan within the first 20 steps, or a loss frozen at ln 10, in every seed."""
+    for seed in range(6):
+        losses = part_c["train"](0, seed)
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size:
+            assert bad[0] < 20, (seed, bad[0])
+        else:
+            assert np.all(np.abs(losses[-50:] - math.log(10)) < 0.02), (seed, losses[-50:])
+
+
+def test_the_loss_starts_high(part_c):
+    import torch.nn.functional as F
+
+    data = part_c["data"]
+    for seed in range(4):
+        logits = part_c["make_warmup_model"](seed)(data.x_train)
+        loss = F.cross_entropy(logits, data.y_train).item()
+        assert loss > 2 * math.log(10), (seed, loss)  # about 5.5 for seed 0: over twice chance
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed", "hint"),
+    [
+        ("warmup_steps = 100", [True, True], None),
+        ("warmup_steps = 10", [True, False], "warm up for longer"),
+        ("warmup_steps = 50", [False, False], "Pick one of WARMUP_CHOICES"),
+    ],
+)
+def test_the_check_of_4_3_runs_the_learners_choice(part_c, monkeypatch, answer, passed, hint):
+    _, results = run([answer, cell_with("losses = train(warmup_steps)")], monkeypatch, dict(part_c))
+    assert [r.passed for r in results] == passed and {r.exercise for r in results} == {"4.3"}
+    if hint is not None:
+        failed = next(r for r in results if not r.passed)
+        assert hint.lower() in failed.hint.lower()
+
+
 # --- Quizzes ------------------------------------------------------------------------------------
 
 

@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from gradlab.chapters.ch04_init_norm import exercise_questions
-from gradlab.grading import check_close
+from gradlab.grading import check_close, check_equal
 from gradlab.measure.probe import probe_gradients
 from gradlab.training.data import load_digits_split
 from gradlab.ui import quiz
@@ -159,11 +159,11 @@ def variance_not_std(fan_in, fan_out, activation):  # Xavier's (tanh) or He's (R
 
 
 VARIANCE = "That looks like the variance returned as the std: Var(w) = σ², take the square root."
+gain_ratios = gradient_ratios(xavier_with_tanh_gain, "tanh")  # the note below shows them
 tanh_ratios = gradient_ratios(init_std, "tanh")
 relu_ratios = gradient_ratios(init_std, "relu")
 show_ratios(tanh_ratios, "tanh")
 show_ratios(relu_ratios, "relu")
-gain_ratios = gradient_ratios(xavier_with_tanh_gain, "tanh")  # the note below shows them
 check_close(
     np.log10(tanh_ratios),
     np.zeros(len(SEEDS)),
@@ -319,6 +319,132 @@ check_close(
 
 # %% tags=["nbval-ignore-output"]
 quiz.show(exercise_questions.LAYER_NORM_CHECK, title="Exercise 4.2: LayerNorm and the batch")
+
+# %% [markdown]
+# ## Part C — a warmup that keeps the run alive
+#
+# A network whose head starts too large: two hidden ReLU layers of 64 units with He init, and a
+# head `Linear(64 → 10)` whose weights have std `HEAD_STD` = 0.5 (four times the usual
+# $1/\sqrt{64}$). Its first predictions are confident and random, so the loss starts high. It trains with full-batch SGD on the 1,347 training digits for `STEPS` steps at a
+# peak learning rate `PEAK_LR`, on a schedule: the learning rate rises linearly from
+# `PEAK_LR / (warmup_steps + 1)` to `PEAK_LR` over `warmup_steps` steps, then follows a cosine down
+# to 0 (torch's `LambdaLR` with the factor below). `train` stops at the first non-finite loss and
+# fills the rest of the curve with `nan`. Each run takes about a second.
+
+# %%
+STEPS, PEAK_LR, HEAD_STD = 300, 4.0, 0.5
+WARMUP_CHOICES = (0, 10, 100, 200)  # Exercise 4.3 picks one of these
+LOSS_BOUND = 0.05
+
+
+def make_warmup_model(seed=0):
+    """64 → 64 → 64 → 10, ReLU; He init for the hidden layers, N(0, HEAD_STD²) for the head."""
+    generator = torch.Generator().manual_seed(seed)
+    model = nn.Sequential(
+        OrderedDict(
+            linear1=nn.Linear(64, 64),
+            relu1=nn.ReLU(),
+            linear2=nn.Linear(64, 64),
+            relu2=nn.ReLU(),
+            head=nn.Linear(64, 10),
+        )
+    )
+    with torch.no_grad():
+        for name, std in [("linear1", math.sqrt(2 / 64)), ("linear2", math.sqrt(2 / 64))] + [
+            ("head", HEAD_STD)
+        ]:
+            nn.init.normal_(model.get_submodule(name).weight, 0.0, std, generator=generator)
+            nn.init.zeros_(model.get_submodule(name).bias)
+    return model
+
+
+def train(warmup_steps, seed=0):
+    """The loss at every step of the run (nan after the first non-finite one)."""
+    if not 0 <= warmup_steps < STEPS:
+        raise ValueError(f"warmup_steps must be in 0..{STEPS - 1}; got {warmup_steps!r}")
+
+    def lr_factor(step):  # the learning rate at `step` is PEAK_LR * lr_factor(step)
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / (STEPS - warmup_steps)))
+
+    model = make_warmup_model(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=PEAK_LR)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    losses = np.full(STEPS, np.nan)
+    for step in range(STEPS):
+        loss = nn.functional.cross_entropy(model(data.x_train), data.y_train)
+        losses[step] = loss.item()
+        if not math.isfinite(losses[step]):
+            break
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    return losses
+
+
+def describe(losses):
+    """One line about a loss curve: where it broke, or where it ended."""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        return f"non-finite from step {bad[0]}"
+    return f"finite; loss at step 0 {losses[0]:.1f}, mean of the last 10 steps {final_loss(losses)}"
+
+
+def final_loss(losses):
+    """The mean loss of the last 10 steps, to two decimals (nan if the run broke)."""
+    return round(float(np.mean(losses[-10:])), 2)
+
+
+# %% tags=["nbval-ignore-output"]
+# What the run without warmup does on the machine these outputs were stored on.
+print("no warmup:", describe(train(0)))
+
+# %% [markdown]
+# Without warmup the run fails in every seed we tried: either the loss overflows to `nan` within
+# its first 20 steps, or the first huge steps wreck the network and the loss freezes at
+# $\ln 10 \approx 2.30$, chance level (the score of a network that gives every digit the same
+# output). Which of the two, and at which step, depends on the machine's rounding.
+#
+# **Exercise 4.3 (2 points).** Choose `warmup_steps` from `WARMUP_CHOICES` so that the run stays
+# finite and ends with a loss below `LOSS_BOUND` (`final_loss`: the mean of its last 10 steps).
+# Try them with `describe(train(...))` first. The check runs your choice once (seed 0). The lengths that pass
+# were measured on many seeds and under perturbed floating-point rounding: the same ones pass on
+# every machine, and the ones that fail fail everywhere.
+
+# %%
+### BEGIN SOLUTION
+# PROMPT: set warmup_steps to one of WARMUP_CHOICES
+warmup_steps = 100
+### END SOLUTION
+
+# %%
+losses = train(warmup_steps) if warmup_steps in WARMUP_CHOICES else np.full(STEPS, np.nan)
+print(f"warmup_steps = {warmup_steps}:", describe(losses))
+check_equal(
+    warmup_steps in WARMUP_CHOICES,
+    True,
+    exercise="4.3",
+    points=2,
+    hint=f"Pick one of WARMUP_CHOICES = {WARMUP_CHOICES}.",
+)
+check_close(
+    final_loss(losses),
+    0.0,
+    exercise="4.3",
+    points=2,
+    rtol=0,
+    atol=LOSS_BOUND,
+    hint="The run broke (nan) or did not learn (a high final loss): warm up for longer.",
+    mistakes=[
+        (
+            math.log(10),
+            "The loss is stuck at ln 10, chance level: the first large steps killed every ReLU "
+            "(the network gives every digit the same output). Warm up for longer.",
+        ),
+    ],
+)
 
 # %% [markdown]
 # ## Part D — knowledge check
