@@ -22,7 +22,7 @@ def test_every_slider_position_gives_a_valid_view(threshold):
     assert view.norm_cosine == pytest.approx(1.0, abs=1e-9)  # norm clipping never turns g
     assert view.norm_clipped_norm == pytest.approx(min(view.norm, threshold), rel=1e-5)
     assert 0 < view.value_cosine <= 1 + 1e-12
-    assert view.value_clipped_norm <= view.norm * (1 + 1e-9)
+    assert view.value_clipped_norm <= view.norm * (1 + 1e-6)  # norm: float32, from clipping
     if view.clamped_fraction == 0:
         assert view.value_cosine == pytest.approx(1.0, abs=1e-12)
     else:

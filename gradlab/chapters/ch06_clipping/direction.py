@@ -84,7 +84,7 @@ class ClippingView:
             f"norm clipping : ‖g'‖ = {self.norm_clipped_norm:.3g}, cosine to g "
             f"{self.norm_cosine:.6f} (angle {self.norm_angle_degrees:.1f}°)\n"
             f"value clipping: ‖g'‖ = {self.value_clipped_norm:.3g}, cosine to g "
-            f"{self.value_cosine:.6f} (angle {self.value_angle_degrees:.1f}°), "
+            f"{self.value_cosine:.3f} (angle {self.value_angle_degrees:.1f}°), "
             f"{100 * self.clamped_fraction:.1f}% of the entries cut to ±c"
         )
 

@@ -84,3 +84,30 @@ def record_norms(setup: str, *, steps: int = EARLY_STEPS, seed: int = 0) -> Norm
             loss.backward()
             optimizer.step()
     return NormHistory(setup, lr, monitor.history.get("global_grad_norm")[:, 0])
+
+
+def compare_setups(histories: list[NormHistory], tight: float = 0.01) -> str:
+    """What the recorded norms say about max_norm = 1.0 and about a tight threshold, in words that
+    hold on any machine (categories with margins, not the digits of one run)."""
+    from gradlab.training.clipping import clipping_effect
+
+    lines = []
+    for history in histories:
+        typical = "below 1" if history.median < 1 else "above 1"
+        share = float(np.mean(history.norms > 1.0))
+        if share < 0.25:
+            clips = "fewer than a quarter of the steps"
+        elif share > 0.5:
+            clips = "more than half of the steps"
+        else:
+            clips = "between a quarter and half of the steps"
+        lines.append(f"{history.label}: median norm {typical}; max_norm = 1.0 clips {clips}")
+    effect = clipping_effect(histories[0].norms, threshold=tight, lr=histories[0].lr)
+    if effect.fraction_clipped == 1 and 10 < 1 / effect.mean_scale < 100:
+        lines.append(
+            f"max_norm = {tight:g} on the first setup: fires on every step and divides the "
+            "learning rate by a few tens (between 10 and 100)"
+        )
+    else:
+        lines.append(f"max_norm = {tight:g} on the first setup: see the numbers above")
+    return "\n".join(lines)

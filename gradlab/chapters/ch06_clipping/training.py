@@ -24,6 +24,7 @@ from gradlab.training.sequence_tasks import BASELINE_MSE, adding_problem
 THRESHOLDS: tuple[float | None, ...] = (None, 10.0, 1.0, 0.1, 0.01)  # None: no clipping
 TEST_SEQUENCES = 1000
 TEST_SEED = 12345
+LATE = 100  # conclusions() judges an unstable run by its mean loss over the last 100 steps
 LEARNED = 0.5 * BASELINE_MSE  # held-out MSE below half the baseline: the run learnt the task
 
 
@@ -220,13 +221,20 @@ def conclusions(sweep: Sweep, *, early: int = 30) -> str:
         if any(r.diverged for r in records):
             lines.append(f"{name}: diverged in {sum(r.diverged for r in records)} of {count} seeds")
             continue
-        worst, best = max(r.test_mse for r in records), min(r.test_mse for r in records)
-        if best > 10 * BASELINE_MSE:
-            verdict = "finite, but ended more than 10 times worse than the baseline"
+        worst = max(r.test_mse for r in records)
+        # a run that bounces between huge losses can end on a low one by chance: judge it by
+        # its training loss over the last LATE steps, not by where the last step landed
+        late = min(float(np.mean(r.losses[-LATE:])) for r in records)
+        if late > 10 * BASELINE_MSE:
+            verdict = (
+                f"finite, but the training loss over the last {LATE} steps averaged more than "
+                "10 times the baseline"
+            )
         elif worst < BASELINE_MSE:
             verdict = "learned: ended below the baseline"
         else:
-            verdict = "ended near or above the baseline in some seed"
+            lines.append(f"{name}: ended near or above the baseline in some seed")
+            continue
         fractions = [r.clipped_fraction for r in records]
         if min(fractions) > 0.95:
             fired = "clipping fired on more than 95% of the steps"
