@@ -60,9 +60,9 @@ def run(
 
 @pytest.fixture(scope="module")
 def part_a() -> dict:
-    """The namespace after the imports and Part A's setup cell (build_network, gradient_ratios)."""
+    """The namespace after the imports and Part A's setup cells (build_network, gradient_ratios)."""
     namespace: dict = {}
-    for marker in ("import math", "def build_network"):
+    for marker in ("import math", "def build_network", "std_one_ratios = gradient_ratios"):
         exec(compile(cell_with(marker), str(SOLUTIONS), "exec"), namespace)
     return namespace
 
@@ -120,8 +120,9 @@ def xavier(fan_in, fan_out, activation):
 
 
 def test_the_texts_claims_about_part_a_hold_on_more_seeds_than_the_check_uses(part_a):
-    """Xavier passes for tanh, He for ReLU, Xavier × 5/3 fails for tanh in every seed; σ = 1
-    gives a growth of about 10^9; with margins far beyond any rounding (the pass is deterministic)."""
+    """Xavier passes for tanh, He for ReLU, Xavier × 5/3 fails for tanh in every seed, with margins
+    far beyond rounding (these networks do not amplify rounding errors); σ = 1 gives a growth of
+    around 10^9 (that network does: its exact ratios change with the numeric settings)."""
     log = np.log10
     tanh_xavier = log(ratios(part_a, xavier, "tanh"))
     assert np.all(np.abs(tanh_xavier) < 0.85), tanh_xavier  # within 10×, margin ≥ 0.15 in log10
@@ -130,7 +131,37 @@ def test_the_texts_claims_about_part_a_hold_on_more_seeds_than_the_check_uses(pa
     gain = log(ratios(part_a, lambda i, o, a: 5 / 3 * xavier(i, o, a), "tanh"))
     assert np.all(gain > 1.05), gain  # every ratio above 10 ("Every ratio is above 10")
     std_one = ratios(part_a, lambda i, o, a: 1.0, "tanh", seeds=(0, 1, 2))
-    assert np.all((std_one > 1e9) & (std_one < 1e10)), std_one  # "by about 10^9"
+    # "around 10^9": chaotic (9.7e8 to 3.6e9 over the seeds and numeric settings measured)
+    assert np.all((std_one > 1e8) & (std_one < 1e11)), std_one
+
+
+def test_per_block_factors_the_text_states(part_a):
+    """σ = 1 for tanh: about 2 per block; Xavier for ReLU: about 1/√2 per block (quiz, 4.1's
+    hint); Xavier for tanh: every ratio between 0.1 and 1; Xavier × 5/3: a bit more than 1."""
+    per_block = lambda ratios: ratios ** (1 / 29)  # noqa: E731 - 29 blocks between first and last
+    std_one = per_block(ratios(part_a, lambda i, o, a: 1.0, "tanh", seeds=(0, 1, 2)))
+    assert np.all((std_one > 1.8) & (std_one < 2.4)), std_one
+    relu_xavier = per_block(ratios(part_a, xavier, "relu", seeds=(0, 1, 2)))
+    assert np.all(np.abs(relu_xavier - 1 / math.sqrt(2)) < 0.05), relu_xavier
+    tanh_xavier = ratios(part_a, xavier, "tanh", seeds=(0, 1, 2))
+    assert np.all((tanh_xavier > 0.1) & (tanh_xavier < 1)), tanh_xavier
+    gain = per_block(ratios(part_a, lambda i, o, a: 5 / 3 * xavier(i, o, a), "tanh", (0, 1, 2)))
+    assert np.all((gain > 1.05) & (gain < 1.2)), gain
+
+
+def test_with_xavier_the_tanh_activations_slowly_shrink(part_a):
+    import torch
+
+    for seed in (0, 1, 2):
+        model = part_a["build_network"]("tanh", xavier, seed)
+        stds, h = [], part_a["x"]
+        with torch.no_grad():
+            for module in list(model)[:-1]:
+                h = module(h)
+                if isinstance(module, torch.nn.Tanh):
+                    stds.append(float(h.std()))
+        assert stds[-1] < 0.5 * stds[0] and stds[-1] > 0.05, stds  # shrinking, not vanished
+        assert stds[0] > stds[9] > stds[19] > stds[29], stds  # and steadily, ten blocks at a time
 
 
 def test_the_check_uses_the_learners_std_for_every_linear_layer(part_a):
@@ -324,6 +355,7 @@ def test_quiz_numbers_are_the_ones_gradlab_computes():
     rng = np.random.default_rng(0)
     sample = float(np.mean(np.tanh(rng.standard_normal(1_000_000)) ** 2))
     assert abs(tanh_squared - sample) < 3e-3 and f"{tanh_squared:.2f}" == "0.39"
+    assert f"{1 / math.sqrt(tanh_squared):.1f}" == "1.6"  # the note after Exercise 4.1
 
 
 def test_batchnorm_question_states_what_torch_does_at_batch_size_one():

@@ -149,9 +149,9 @@ EXERCISE_CHECK: tuple[Question, ...] = (
             "Exercise 4.1 measured the opposite for the backward signal: with the gain, the "
             "first layer's gradient is more than 10 times the last layer's.",
             "Init sets where training starts, not how fast it goes; no factor of two follows.",
-            "Forward and backward conditions agree only for a linear network; for tanh they "
-            "differ. At tanh's zero-bias critical point (Var(w)·fan_in = 1) the gradient is "
-            "preserved best, and the activations slowly shrink instead.",
+            "For tanh the two conditions pull apart: near Var(w)·fan_in = 1 (Xavier) the gradient "
+            "keeps its size to within 10x over the 29 blocks while the activations slowly shrink; "
+            "the gain keeps the activations up and lets the gradient grow.",
         ],
     ),
     Question(
