@@ -67,7 +67,7 @@ EXERCISE_CHECK: tuple[Question, ...] = (
             f"{_BLOCKS} is the number of blocks; each block offers two ways through.",
             "That adds the two ways of each block; the product multiplies them, block after block.",
             f"Each block either takes its identity or its branch: 2^{_BLOCKS} = {2**_BLOCKS} "
-            "paths, most of them through only a few branches.",
+            "paths, one of them through the identity of every block.",
         ],
     ),
     Question(

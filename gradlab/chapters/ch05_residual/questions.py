@@ -31,7 +31,7 @@ QUICK_CHECK: tuple[Question, ...] = (
         explanations=[
             "Each block offers two ways through (skip or branch), and the choices multiply.",
             "Two per block, but the choices multiply: 2 × 2 × … (20 times).",
-            "Two choices per block, 2^20 paths; most of them pass through only a few branches.",
+            "Two choices per block, 2^20 paths: one of them is the identity everywhere.",
         ],
     ),
 )
