@@ -135,11 +135,11 @@ EXPECTED_CONCLUSIONS = """\
 no clipping: the loss became inf/nan in every seed, within the first 30 steps
 max_norm = 10: finite, but the training loss over the last 100 steps averaged more than 10 \
 times the baseline in every seed; clipping fired on more than 95% of the steps
-max_norm = 1: learned: ended below the baseline in every seed; clipping fired on fewer than half \
+max_norm = 1: finite, and ended below the baseline in every seed; clipping fired on fewer than half \
 of the steps
-max_norm = 0.1: learned: ended below the baseline in every seed; clipping fired on more than 95% \
+max_norm = 0.1: finite, and ended below the baseline in every seed; clipping fired on more than 95% \
 of the steps
-max_norm = 0.01: learned: ended below the baseline in every seed; clipping fired on more than 95% \
+max_norm = 0.01: finite, and ended below the baseline in every seed; clipping fired on more than 95% \
 of the steps"""
 
 
@@ -240,6 +240,11 @@ def test_spikes_are_found_and_investigating_beats_clipping_blindly(spike_runs, s
     assert spikes.conclusions(runs) == EXPECTED_SPIKES
     clipped_model, clipped = spike_runs[seed]["clipped blindly"]
     assert spikes.find_spikes(clipped.grad_norms) == spikes.corrupted_steps() == (100, 200, 300)
+    # "had we logged only the norms after clipping ... the same search flags no step": capped at
+    # 1.0, a spike is at most 1 / median; a median above 0.2 keeps that under half the factor 10
+    after_clipping = np.minimum(clipped.grad_norms, 1.0)
+    assert np.median(after_clipping[spikes.WARMUP :]) > 0.2
+    assert spikes.find_spikes(after_clipping) == ()
     later = clipped.grad_norms[spikes.WARMUP :]
     median = np.median(later)
     for step in spikes.corrupted_steps():  # margins around the factor 10
@@ -260,6 +265,7 @@ def test_spikes_are_found_and_investigating_beats_clipping_blindly(spike_runs, s
 def test_the_notebook_shows_seed_0s_flagged_steps_and_culprits():
     text = stored_text("flagged = spikes.find_spikes")
     assert "above 10 × the median: (100, 200, 300)" in text
+    assert "the same search on the norms after clipping: ()\n" in text
     culprits = stored_text("culprits = spikes.find_culprits")
     assert culprits.count("(possible range 0 to 2)") == 3
     assert stored_text("print(spikes.conclusions(spike_runs))") == EXPECTED_SPIKES + "\n"

@@ -231,7 +231,7 @@ def conclusions(sweep: Sweep, *, early: int = 30) -> str:
                 "10 times the baseline"
             )
         elif worst < BASELINE_MSE:
-            verdict = "learned: ended below the baseline"
+            verdict = "finite, and ended below the baseline"
         else:
             lines.append(f"{name}: ended near or above the baseline in some seed")
             continue
