@@ -99,8 +99,9 @@ print(view.summary())
 #
 # The slider sets $c$ for both clippings of the same gradient. The left panel draws the three
 # vectors at their true lengths in the plane spanned by $g$ and its value-clipped version (all
-# three lie in that plane, so the picture keeps every length and angle); the dashed circle is
-# $\lVert g\rVert = c$. The right panel shows only their directions.
+# three lie in that plane, so the picture keeps every length and angle); the dashed circle has
+# radius $c$, the longest step norm clipping lets through. The right panel shows only their
+# directions.
 #
 # **What to try**
 # - Drag $c$ down from 10: when does value clipping start to turn the gradient, and by how much at
@@ -469,14 +470,15 @@ quiz.show(questions.KNOWLEDGE_CHECK, title="Chapter 6 knowledge check")
 #   Log the norm `clip_grad_norm_` returns: it is the pre-clip norm.
 # - On a recurrent network at a high learning rate: no clipping diverged, a loose threshold (10)
 #   did not help, 1 worked, and tight thresholds (0.1, 0.01) clipped nearly every step; 0.01
-#   ended behind 1 in every seed. A threshold far below the typical norm divides the learning rate by
-#   $\lVert g\rVert / c$.
+#   ended behind 1 in every seed. A threshold far below the typical norm divides the learning
+#   rate by $\lVert g\rVert / c$.
 # - Choose the threshold from your own recorded norms (95th–99th percentile), not from a default:
 #   the typical norm depends on the model and the loss.
 # - Spikes that come back are evidence: log the steps, find the examples, fix the data, then clip
 #   as a safety net.
 # - An LSTM's cell state is a gradient highway when its forget gate is open; at the default init
-#   it is not, and training (or a forget bias of 1 or more) opens it.
+#   it is not, and training opens it, as does a large forget bias (with 3, a tenth of the
+#   gradient crosses 50 steps).
 #
 # **Next:** practise with [the Chapter 6 exercises](../exercises/06_clipping_exercises.ipynb):
 # implement norm clipping and check it against torch's, derive a threshold from a recorded norm

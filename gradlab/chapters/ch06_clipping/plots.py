@@ -58,7 +58,7 @@ def plot_clipping_plane(view: ClippingView, axes: Sequence[Axes] | None = None) 
         ax.set_ylim(-0.1 * reach, reach)
         ax.set_aspect("equal")
         ax.grid(alpha=0.3)
-    axes[0].set_title(f"lengths (dashed circle: ‖g‖ = c = {view.threshold:g})", fontsize=10)
+    axes[0].set_title(f"lengths (dashed circle: radius c = {view.threshold:g})", fontsize=10)
     axes[1].set_title(
         f"directions: value clipping turns g by {view.value_angle_degrees:.1f}°", fontsize=10
     )

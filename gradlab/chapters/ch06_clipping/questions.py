@@ -103,8 +103,8 @@ KNOWLEDGE_CHECK: tuple[Question, ...] = (
         explanations=[
             "Every norm (0.5) is above 0.01, so clipping fires on every step.",
             "The step is lr × c/‖g‖ × g; the learning rate is scaled, not replaced.",
-            "Each step's gradient is multiplied by 0.01/0.5 = 1/50. Nothing crashes; training is "
-            "just 50 times slower, and nothing in the log says why.",
+            "Each step's gradient is multiplied by 0.01/0.5 = 1/50. Nothing crashes; every step "
+            "is just 50 times shorter than lr would make it, and the loss curve does not say why.",
         ],
     ),
     Question(
