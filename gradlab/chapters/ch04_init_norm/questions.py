@@ -92,7 +92,8 @@ KNOWLEDGE_CHECK: tuple[Question, ...] = (
         answer=0,
         explanations=[
             "The forward signal is summed over fan_in inputs, the backward one over fan_out "
-            "outputs; one variance cannot satisfy both when they differ, so Glorot averages them.",
+            "outputs; one variance cannot satisfy both when they differ, so Glorot and Bengio "
+            "average the two fans: Var(w) · (fan_in + fan_out)/2 = 1.",
             "Smaller is not better: too small shrinks both signals geometrically.",
             "That is He's factor 2 (over fan_in); Xavier was derived for a slope of 1 near 0.",
         ],
@@ -136,17 +137,17 @@ KNOWLEDGE_CHECK: tuple[Question, ...] = (
         "parameters to the network?",
         choices=[
             "the extra parameters (γ, β) store gradient between steps",
-            "it rescales every feature of z to mean 0 and std 1 over the batch, so the weight "
-            "scale stops compounding from layer to layer and a sigmoid works on its steep middle",
+            "it rescales every feature of z to mean 0 and std 1 over the batch, so the factors "
+            "each layer loses (the weights' scale, the sigmoid's slope) stop compounding",
             "it makes the network shallower",
         ],
         answer=1,
         explanations=[
             "γ and β are ordinary parameters; they let the layer undo the normalisation if that "
             "helps. They do not carry gradient.",
-            "Dividing by the batch std cancels the weights' scale (forward and backward). In the "
-            "chapter's 20-layer sigmoid net the first layer's gradient went from about 1e-12 of "
-            "the last's to the same size. Why that also trains faster is debated: the original "
+            "Dividing by the batch std cancels what the layers below shrank or stretched (forward "
+            "and backward). In the chapter's 20-layer sigmoid net the first layer's gradient went "
+            "from about 1e-12 of the last's to within a factor of 3 of it. Why that also trains faster is debated: the original "
             "paper said internal covariate shift, Santurkar et al. (2018) a smoother loss.",
             "The number of layers is unchanged; BatchNorm adds a layer.",
         ],
