@@ -143,12 +143,16 @@ for k in (20, 15, 10, 5, 1):
 # The plain network loses about a third of the gradient in every block ($b \approx 0.7$): at
 # block 1 less than a thousandth of it is left. The residual network, with exactly the same
 # weights, does not lose it; it grows, by about $\sqrt{1 + 0.7^2} \approx 1.2$ per block.
-# $2^{20} \approx$ a million paths, and the short ones — through only a few branches — carry most
-# of the gradient.
+# $2^{20} \approx$ a million paths. A path through $k$ branches is weighted by about $b^k$, so
+# with $b \approx 0.7$ most of the gradient comes through paths that use about a third of the
+# branches ($b^2/(1 + b^2)$ of them on average), not through the one path the plain network
+# has, which uses all twenty.
 #
 # `gradlab.chapters.ch05_residual.block_gradients` runs the same measurement on
 # `gradlab.models.residual` networks (pre-activation blocks, named `blocks.0` … `blocks.19`) and
-# puts the prediction beside it, from the slopes and weights of the same forward pass:
+# puts the prediction beside it, from the slopes and weights of the same forward pass. A
+# pre-activation branch has a ReLU before *each* of its two layers, so at the same weight scale
+# its factor is $b \approx 0.98 \times \tfrac12 \approx 0.49$, not 0.7:
 
 # %%
 plain = measure_block_gradients(20, "relu", 0.7, "plain")
@@ -201,7 +205,7 @@ widgets.show(residual_demo)
 # - Even a norm that does not cancel completely can shrink: $2\,g^\top J g$ can be negative.
 #
 # **A constructed case where the residual network's gradient still shrinks.** With ReLUs,
-# $x = \mathrm{relu}(x) - \mathrm{relu}(-x)$, so the block above computes $F(x) = -a\,x$ exactly
+# $x = \mathrm{relu}(x) - \mathrm{relu}(-x)$, so the block above computes exactly $F(x) = -a\,x$
 # when $W_1 = \begin{bmatrix} I \\ -I\end{bmatrix}$ and $W_2 = -a\,[\,I\; -I\,]$. With $a = 0.9$:
 
 # %%
@@ -270,8 +274,9 @@ for branch_init in ("scaled", "standard"):
 
 # %% [markdown]
 # In the pre-activation network every skip entry is open, by construction. After a
-# post-activation ReLU, a fifth to a third of the entries are cut in each block, and at most a
-# fifth of the (example, unit) pairs keeps an unbroken identity path from the top to block 1. The
+# post-activation ReLU, a fifth to a third of the entries are cut in each block, and only about a
+# fifth (scaled branches) or almost none (standard branches) of the (example, unit) pairs keeps
+# an unbroken identity path from the top to block 1. The
 # gradient still reaches block 1 through the branches, but it no longer has a clean highway; that
 # is why the 2016 paper trained a 1001-layer network with pre-activation blocks.
 #
@@ -290,6 +295,10 @@ print(f"largest change the 20 blocks make to their input: {start.blocks_output_c
 print(f"gradient reaching block 1 / at the top: {start.first_block_gradient:.2f}")
 print(f"‖∂L/∂W1‖ over all branches: {start.first_layer_grad_norm:.2f}")
 print(f"‖∂L/∂W2‖ over all branches: {start.last_layer_grad_norm:.2g}")
+scaled_start = experiments.measure_identity_path("pre", branch_init="scaled")
+print(
+    f"scaled branches instead: gradient reaching block 1 / at the top: {scaled_start.first_block_gradient:.1f}"
+)
 
 # %% [markdown]
 # The blocks change nothing (0.00) and the gradient reaches block 1 exactly as large as at the
@@ -297,8 +306,9 @@ print(f"‖∂L/∂W2‖ over all branches: {start.last_layer_grad_norm:.2g}")
 # gradient at all (0.00), because their gradient passes back through the zero last layer. Only
 # the last layers learn in step 1; after that update they are no longer zero, and the first
 # layers start learning too. The scaled init avoids the dead first step: its branches are small
-# but not zero, and the gradient grows by only about $(1 + 1/N)^{N/2} \approx \sqrt e \approx
-# 1.6$ over the whole network.
+# but not zero (He init scaled by $1/\sqrt N$, so $b \approx 1/\sqrt N$), and the gradient grows by
+# only about $(1 + 1/N)^{N/2} \approx \sqrt e \approx 1.6$ over the whole network (last line
+# above).
 #
 # ## 5. Common bugs on the skip path
 #
@@ -318,7 +328,8 @@ for shortcut, description in experiments.SHORTCUT_CASES:
 # - The clean identity delivers a little more than the top's gradient to block 1 in every seed.
 # - A ReLU, a BatchNorm or a LayerNorm on the skip path makes every block multiply the
 #   gradient by a Jacobian again (the ReLU's 0/1 mask, the norm's rescaling): here the gradient at
-#   block 1 drops to about two thirds of the clean skip's, in every seed. Twenty blocks are not many; the loss
+#   block 1 drops to about 60 % of the clean skip's (between a half and three quarters of it),
+#   in every seed. Twenty blocks are not many; the loss
 #   compounds with depth, and a norm on the skip path also removes the network's ability to
 #   pass its input through unchanged.
 # - A projection on every skip puts a product of random matrices on the highway: the result now
@@ -401,8 +412,9 @@ for run in transformer_runs:
 # On the machine these outputs were stored on, post-norm stays near chance while pre-norm drives
 # the loss close to 0. That is the robust result, checked over three seeds and several kinds of
 # rounding: **in every seed pre-norm ends below 0.1 and post-norm above 1.5**. Post-norm layers
-# *can* be trained this deep — the original Transformer used a learning-rate warmup for exactly
-# this reason — but they need it; pre-norm does not. At initialisation the two looked alike;
+# *can* be trained this deep with a learning-rate warmup: the original Transformer used one, and
+# Xiong et al. (2020, "On layer normalization in the Transformer architecture") showed that
+# post-norm needs it while pre-norm can do without. This run has none. At initialisation the two looked alike;
 # the difference appears only in training.
 #
 # ## 8. Training: a deep plain network stalls, the residual one learns
@@ -435,8 +447,10 @@ for name, runs in records.items():
 # On the machine these outputs were stored on: the plain network's loss sits at $\ln 10 \approx
 # 2.30$ (a 10-class guess) and its test accuracy stays near chance; the residual network with
 # scaled branches gets to well above 90 % test accuracy; the residual network with standard
-# branches blows up within a few steps (its gradients are about $\sqrt 2^{20} \approx 1000$ times
-# too large, section 2). What holds in every seed and under every rounding we checked:
+# branches blows up within a few steps. Its full-size branches make the signal grow with every
+# block, by about $\sqrt{1 + b^2}$ (section 2; here $b \approx \tfrac12$: Xavier init, two ReLUs
+# per branch), so it starts with large logits and a large gradient, and lr 0.1 is too large a
+# step for it. What holds in every seed and under every rounding we checked:
 # **plain below 20 % test accuracy, residual with scaled branches above 90 %, and the residual
 # network with standard branches stops on a non-finite loss or gradient within the first 20
 # steps.** Skips make
@@ -452,7 +466,7 @@ quiz.show(questions.KNOWLEDGE_CHECK, title="Chapter 5 knowledge check")
 # ## Summary
 #
 # - $y = x + F(x)$ gives $\partial y/\partial x = I + \partial F/\partial x$; over $N$ blocks a sum
-#   of $2^N$ paths, most of them short. Per block the gradient is multiplied by about
+#   of $2^N$ paths, one of them the identity itself. Per block the gradient is multiplied by about
 #   $\sqrt{1 + b^2}$ instead of the plain network's $b$.
 # - The identity path is no theorem against vanishing (a branch can cancel it: $0.1^{20}$ in
 #   section 2) and no protection against growth (standard-size branches: $\sqrt 2$ per block).
