@@ -345,7 +345,7 @@ class LabPage:
         self.page.locator(f".lm-MenuBar-itemLabel:text-is('{top}')").click()
         self.page.locator(f".lm-Menu-itemLabel:text-is('{item}')").click()
 
-    def run_all(self, timeout_ms: int = 120_000) -> None:
+    def run_all(self, timeout_ms: int = 300_000) -> None:
         """Clear stored outputs, run every cell, and wait until each code cell has run.
 
         Clearing first means every output checked afterwards comes from this run, not from the
