@@ -390,9 +390,9 @@ for name, values in layer_norms.items():
 # At initialisation, at this depth, neither stack has a vanishing or exploding layer: in both,
 # the largest layer gradient is within a factor of 2 of the smallest. The difference shows up in
 # training. The task (generated in code): sequences of 8 tokens out of 8, and at every position
-# predict the previous token — the model has to use attention and the positions. Chance is
-# $\ln 8 \approx 2.08$. Both stacks train with Adam at a constant learning rate of 0.01 from the
-# first step — no warmup — for 80 steps:
+# predict the previous token (cyclically: the first position predicts the last one) — the model
+# has to use attention and the positions. Chance is $\ln 8 \approx 2.08$. Both stacks train with
+# Adam at a constant learning rate of 0.01 from the first step — no warmup — for 80 steps:
 
 # %%
 seeds = (0, 1, 2) if FULL else (0,)
