@@ -168,14 +168,20 @@ def test_first_update_ratio_is_set_by_the_lr(lr_runs):
         assert np.all(large.update_ratios[0] > 0.1)  # every weight matrix, not only the median
 
 
-def test_too_large_ends_worse_and_warmup_helps_in_every_seed(lr_runs):
+def test_too_large_ends_worse_and_warmup_helps_in_almost_every_seed(lr_runs):
+    # Measured over seeds 0-5 under the six numeric settings: large/good 3.7-106 (so not "five
+    # times": 5.00 and 3.72 occur), warm/large 0.05-0.55 except one run at 1.13 (seed 1 under
+    # ATEN_CPU_CAPABILITY=default), warm/good 1.6-13, small 0.38-0.68.
+    helped = 0
     for runs in lr_runs.values():
         small, good, large, warm = runs
-        assert large.end_loss > 5 * good.end_loss
-        assert warm.end_loss < large.end_loss
+        assert large.end_loss > 2 * good.end_loss  # "at least twice the good lr's"
+        assert warm.end_loss > good.end_loss  # "above the good lr's in every run"
+        helped += warm.end_loss < large.end_loss
         assert small.end_loss > 0.3
         assert all(np.isfinite(run.losses).all() for run in runs)
         assert warm.layers[0] == "linear1" and warm.layers[-1] == "head"
+    assert helped >= len(lr_runs) - 2  # "lower than without in almost every run"
 
 
 # --- quiz ----------------------------------------------------------------------------------

@@ -189,8 +189,10 @@ print(propagation.format_init_table(init_rows))
 #   with the gain 5/3, roughly 100× over 50 layers. Saturation limits the forward signal, not the
 #   backward one.
 #
-# No i.i.d. init keeps a 50-layer tanh network's gradient within a factor of 2 in this
-# measurement; the gain trades a shrinking forward signal for a growing backward one.
+# None of these five inits keeps both signals of a 50-layer tanh network within a factor of 2:
+# the gain trades a shrinking forward signal for a growing backward one. (Since Xavier shrinks
+# the gradient and He grows it, some std between the two balances the gradient end to end, but
+# the forward signal then still shrinks: Exercise 4.1 looks at the backward side.)
 # Normalization layers (section 4) and residual connections (Chapter 5) are the standard
 # answers for depth.
 
@@ -242,8 +244,8 @@ print(orthogonal.format_checks([orthogonal.check_init(init) for init in orthogon
 # difference is in the extremes: through fifty Gaussian layers some direction is stretched about
 # nine-fold and another is flattened to nothing (below what float64 can resolve next to it), while
 # the orthogonal chain stretches every direction by exactly 1. With an activation between the
-# layers the slope still multiplies in (section 2's "orthogonal" rows in the widget behave like
-# He for ReLU and like the tanh gain for tanh, since torch's `calculate_gain` sets their gain).
+# layers the slope still multiplies in (the widget's "orthogonal" init in section 2 behaves like
+# He for ReLU and like the tanh gain for tanh, since torch's `calculate_gain` sets its gain).
 
 # %% [markdown]
 # <a id="normalization"></a>
@@ -353,8 +355,11 @@ for run in sigmoid_runs:
 # Santurkar et al. (2018) measured that BatchNorm does not necessarily reduce that shift, and
 # attributed its benefit to a smoother loss landscape (gradients that change less from step to
 # step, which allows larger learning rates). Neither account is settled. What this chapter
-# measured is narrower: dividing by the batch's std cancels the scale of the weights below, so each
-# sigmoid works on its steep middle and the gradients no longer shrink layer after layer.
+# measured is narrower. With Xavier the weights pass the gradient on at about its size, and the
+# sigmoid's slope (at most 1/4) shrinks it at every layer of the plain network. BatchNorm divides
+# each $z$ by its batch std, which the sigmoids below have shrunk by those same slopes; going
+# back, that division gives the factors back, and the gradients no longer shrink layer after
+# layer.
 
 # %% [markdown]
 # <a id="warmup"></a>
@@ -413,8 +418,10 @@ for run in lr_runs:
 
 # %% [markdown]
 # At lr 0.03 the very first step changes every weight matrix by more than a tenth of its size (the
-# median over the layers: 16 %) — a hundred times the rule of thumb. Warmup starts at lr/50 and the ratio at $3 \times 10^{-3}$, then lets
-# it rise as training settles. How each run ends (seed 0, on the machine these outputs were
+# median over the layers: 16 %) — a hundred times the rule of thumb. Warmup starts at lr/50 and
+# the ratio at $3 \times 10^{-3}$, then lets it rise as training settles. (The rule of thumb is a
+# rough guide, not a target for the first step: the good lr starts at $1.6 \times 10^{-2}$, and
+# the too-small one, at $1.6 \times 10^{-3}$, is the closest to it.) How each run ends (seed 0, on the machine these outputs were
 # stored on):
 
 # %% tags=["nbval-ignore-output"]
@@ -422,9 +429,11 @@ print(warmup.format_runs(lr_runs))
 
 # %% [markdown]
 # What holds in every seed we tried, under every kind of rounding: the too-large lr ends with a
-# training loss at least five times the good lr's; the same lr with warmup and cosine decay ends
-# lower than without, in every seed; and the too-small lr has not finished learning after 150
-# steps (its loss is still above 0.3). Warmup tames the start and the cosine decay the end: this
+# training loss at least twice the good lr's, and the too-small lr has not finished learning
+# after 150 steps (its loss is still above 0.3). The same too-large lr with warmup and cosine
+# decay ends lower than without in almost every run, but not in all of them (at this lr a single
+# run's final loss is partly luck), and above the good lr's in every run: the schedule tames a
+# too-large lr, it does not make it a good one. Warmup tames the start and the cosine decay the end: this
 # experiment does not separate how much each contributes to the final loss (one of the exercises
 # looks at the warmup alone).
 

@@ -205,6 +205,14 @@ def format_init_table(rows: list[InitRow], depth: int = 50) -> str:
         lines.append(
             f"{row.activation:<5} {row.init:<18} {row.predicted:>9.2f} | "
             f"{row.forward_ratio:>18.2f} {row.backward_ratio:>8.2f} | "
-            f"{format_factor(row.forward_total)}, {format_factor(row.backward_total)}"
+            f"{_coarse_factor(row.forward_total)}, {_coarse_factor(row.backward_total)}"
         )
     return "\n".join(lines)
+
+
+def _coarse_factor(value: float) -> str:
+    """An end-to-end factor to 2 significant digits ('×85', '×3.2e+03'): the third digit of a
+    product of 49 factors changes with the machine's rounding (×3217 vs ×3219)."""
+    if not math.isfinite(value) or value == 0:
+        return format_factor(value)
+    return f"×{value:.2g}"
