@@ -170,7 +170,7 @@ check_close(
     rtol=0,
     atol=1,
     hint="Each layer multiplies the gradient by about std·√fan·rms f'(z): for tanh near 0, f' is "
-    "about 1; write the forward and the backward condition and average the two variances.",
+    "about 1; write the forward and the backward condition and average the two fans.",
     mistakes=[
         (np.log10(std_one_ratios), "Far too large: tanh saturates and the gradient explodes."),
         (np.log10(gradient_ratios(variance_not_std, "tanh")), VARIANCE),
@@ -205,7 +205,7 @@ check_close(
 # **What the check accepts, and torch's tanh gain.** The check measures, it does not compare
 # formulas: any std that keeps all six ratios within a factor of 10 passes. For tanh that is a
 # range around $1/\sqrt{\text{fan\_in}}$ (Xavier passes, and so does LeCun's
-# $\sqrt{1/\text{fan\_in}}$, the same here since fan_in = fan_out); for ReLU it is narrow, because
+# $\sqrt{1/\text{fan\_in}}$, the same for the 64 → 64 blocks); for ReLU it is narrow, because
 # a ReLU block multiplies the gradient by about $\sigma\sqrt{64/2}$ and 29 of them compound any
 # error.
 #
@@ -333,9 +333,8 @@ def make_warmup_model(seed=0):
         )
     )
     with torch.no_grad():
-        for name, std in [("linear1", math.sqrt(2 / 64)), ("linear2", math.sqrt(2 / 64))] + [
-            ("head", HEAD_STD)
-        ]:
+        stds = {"linear1": math.sqrt(2 / 64), "linear2": math.sqrt(2 / 64), "head": HEAD_STD}
+        for name, std in stds.items():
             nn.init.normal_(model.get_submodule(name).weight, 0.0, std, generator=generator)
             nn.init.zeros_(model.get_submodule(name).bias)
     return model
