@@ -138,7 +138,7 @@ quiz.show(questions.QUICK_CHECK, title="Quick check")
 # $z_l$ and read its std (the forward signal) and the norm of $\partial\mathcal{L}/\partial z_l$
 # (the backward signal). Change the init, the activation or the depth and run it again.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 depth, width = 50, 256
 generator = torch.Generator().manual_seed(0)
 linears = [nn.Linear(width, width, bias=False) for _ in range(depth)]
