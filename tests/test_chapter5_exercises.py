@@ -9,11 +9,9 @@ own runs (`python -m gradlab.grade`) are covered by tests/test_grade.py for ever
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 
-import nbformat
+import helpers
 import numpy as np
 import pytest
 import torch
@@ -36,41 +34,9 @@ SOLUTIONS = ROOT / "solutions" / "05_residual_solutions.ipynb"
 NOT_RUN = ("quiz.show(", "grade_saved_notebook(")  # widgets and the grade cell need a notebook
 
 
-def _code_cells(path):
-    notebook = nbformat.read(path, as_version=4)
-    return [cell for cell in notebook.cells if cell.cell_type == "code"]
-
-
-def run_exercises(answers: dict[str, str] | None = None, until: str | None = None):
-    """Run the shipped exercise notebook's cells in one namespace, answer cells filled in.
-
-    Args:
-        answers: {marker: source}: the answer cell containing `marker` runs `source` (or, if it
-            is a function, source(the cell as shipped)); every other answer cell runs the worked
-            solution.
-        until: stop after the last cell containing `exercise="<until>"`.
-
-    Returns:
-        (namespace, the words printed by the cells, one string).
-    """
-    solutions = {cell.id: cell.source for cell in _code_cells(SOLUTIONS)}
-    cells = [cell for cell in _code_cells(EXERCISES) if not any(s in cell.source for s in NOT_RUN)]
-    if until is not None:
-        last = max(i for i, c in enumerate(cells) if f'exercise="{until}"' in c.source)
-        cells = cells[: last + 1]
-    answers = dict(answers or {})
-    namespace: dict = {"__name__": "__exercises__"}
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        for cell in cells:
-            source = cell.source
-            if "NotImplementedError(" in source:
-                chosen = [marker for marker in answers if marker in source]
-                answer = answers.pop(chosen[0]) if chosen else solutions[cell.id]
-                source = answer(source) if callable(answer) else answer
-            exec(compile(source, f"cell {cell.id}", "exec"), namespace)
-    assert not answers, f"no answer cell contains {list(answers)}"
-    return namespace, " ".join(printed.getvalue().split())
+def run_exercises(answers: dict | None = None, until: str | None = None):
+    """This chapter's exercises run by tests/helpers.run_exercises."""
+    return helpers.run_exercises(EXERCISES, SOLUTIONS, answers, until, NOT_RUN)
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +45,7 @@ def solved():
     return run_exercises()
 
 
-def results(printed: str, exercise: str) -> list[str]:
-    """The printed PASS/FAIL results of one exercise, each with its message and hint."""
-    parts = printed.split("[")
-    return [
-        "[" + part
-        for part in parts
-        if part.startswith(("PASS] Exercise " + exercise + " ", "FAIL] Exercise " + exercise + " "))
-    ]
+results = helpers.check_results
 
 
 # --- the notebooks as shipped ----------------------------------------------------------------------
@@ -288,7 +247,7 @@ def test_each_check_fails_for_the_named_wrong_answers(exercise, marker, source, 
 
 
 def test_the_hints_never_state_the_answer():
-    sources = " ".join(cell.source for cell in _code_cells(EXERCISES))
+    sources = " ".join(cell.source for cell in helpers.code_cells(EXERCISES))
     # 5.4's answer is only in check_equal's expected value, which the grader never prints
     assert sources.count('"blocks.7"') == 1
     _, printed = run_exercises({"buggy_block": 'buggy_block = "blocks.0"'}, until="5.4")
@@ -424,7 +383,7 @@ def test_zero_initialised_branches_start_as_the_identity_as_the_last_question_sa
 
 
 def test_the_exercise_notebook_shows_the_quiz_only_through_quiz_show():
-    sources = [cell.source for cell in _code_cells(EXERCISES)]
+    sources = [cell.source for cell in helpers.code_cells(EXERCISES)]
     quiz_cells = [source for source in sources if "quiz." in source]
     assert quiz_cells == [
         'quiz.show(exercise_questions.EXERCISE_CHECK, title="Chapter 5 exercises: knowledge check")'

@@ -9,11 +9,9 @@ own runs (`python -m gradlab.grade`) are covered by tests/test_grade.py for ever
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 
-import nbformat
+import helpers
 import numpy as np
 import pytest
 import torch
@@ -34,39 +32,9 @@ NOT_RUN = ("quiz.show(", "grade_saved_notebook(")  # widgets and the grade cell 
 POINTS = {"6.1": 3, "6.2": 2, "6.3": 3, "6.4": 2}
 
 
-def _code_cells(path):
-    notebook = nbformat.read(path, as_version=4)
-    return [cell for cell in notebook.cells if cell.cell_type == "code"]
-
-
-def run_exercises(answers: dict[str, str] | None = None, until: str | None = None):
-    """Run the shipped exercise notebook's cells in one namespace, answer cells filled in.
-
-    Args:
-        answers: {marker: source}: the answer cell containing `marker` runs `source`; every other
-            answer cell runs the worked solution.
-        until: stop after the last cell containing `exercise="<until>"`.
-
-    Returns:
-        (namespace, the words printed by the cells, one string).
-    """
-    solutions = {cell.id: cell.source for cell in _code_cells(SOLUTIONS)}
-    cells = [cell for cell in _code_cells(EXERCISES) if not any(s in cell.source for s in NOT_RUN)]
-    if until is not None:
-        last = max(i for i, c in enumerate(cells) if f'exercise="{until}"' in c.source)
-        cells = cells[: last + 1]
-    answers = dict(answers or {})
-    namespace: dict = {"__name__": "__exercises__"}
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        for cell in cells:
-            source = cell.source
-            if "NotImplementedError(" in source:
-                chosen = [marker for marker in answers if marker in source]
-                source = answers.pop(chosen[0]) if chosen else solutions[cell.id]
-            exec(compile(source, f"cell {cell.id}", "exec"), namespace)
-    assert not answers, f"no answer cell contains {list(answers)}"
-    return namespace, " ".join(printed.getvalue().split())
+def run_exercises(answers: dict | None = None, until: str | None = None):
+    """This chapter's exercises run by tests/helpers.run_exercises."""
+    return helpers.run_exercises(EXERCISES, SOLUTIONS, answers, until, NOT_RUN)
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +43,7 @@ def solved():
     return run_exercises()
 
 
-def results(printed: str, exercise: str) -> list[str]:
-    """The printed PASS/FAIL results of one exercise, each with its message and hint."""
-    parts = printed.split("[")
-    return [
-        "[" + part
-        for part in parts
-        if part.startswith(("PASS] Exercise " + exercise + " ", "FAIL] Exercise " + exercise + " "))
-    ]
+results = helpers.check_results
 
 
 # --- the notebooks as shipped ----------------------------------------------------------------------
