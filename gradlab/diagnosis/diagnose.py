@@ -104,9 +104,7 @@ def _sgd_update_ratios(model: nn.Module, recording: Recording, lr: float) -> np.
     ||theta|| of a layer is the root of the sum of its parameters' squared norms (as the
     recording's layer_grad_norm is for the gradients); a layer of zero norm gives inf or nan.
     """
-    named = dict(model.named_parameters())
-    watched = [named[name].detach() for name in recording.params]
-    squared_norms = torch.stack(torch._foreach_norm(watched)).double().numpy() ** 2
+    squared_norms = recording.param_norms**2
     per_layer = np.bincount(recording.param_layers, squared_norms, minlength=len(recording.layers))
     grads = recording.history.get("layer_grad_norm")[-1]
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -50,7 +50,13 @@ def classify_activation(module: nn.Module) -> str:
     return ""
 
 
-def count_flagged(output: torch.Tensor, kind: str) -> torch.Tensor:
+def count_flagged(
+    output: torch.Tensor,
+    kind: str,
+    *,
+    module_input: torch.Tensor | None = None,
+    module: nn.Module | None = None,
+) -> torch.Tensor:
     """Count outputs that are dead (ReLU family) or saturated (sigmoid, tanh); a 0-d tensor.
 
     For kind 'relu' the count is of the *live* outputs (one kernel); dead = numel - live.
@@ -58,6 +64,9 @@ def count_flagged(output: torch.Tensor, kind: str) -> torch.Tensor:
     Args:
         output: the activation module's output, any shape.
         kind: a name returned by classify_activation.
+        module_input: the module's input, same number of elements as output, when known
+            (None when the module ran in place or the output was sampled non-contiguously).
+        module: the activation module itself (its slope or alpha, for example), when known.
     """
     output = output.detach()
     # Sums of signs or of booleans, not count_nonzero: its branchy kernel mispredicts on the

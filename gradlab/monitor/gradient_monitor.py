@@ -31,6 +31,7 @@ from gradlab.diagnosis.report import Report, Thresholds
 from gradlab.diagnosis.rules import find_problems
 from gradlab.measure.activation_stats import count_flagged
 from gradlab.measure.hooks import HookHandles, first_tensor, register_gradient_hook
+from gradlab.measure.host import norms, to_numpy
 from gradlab.monitor.history import History, NonFiniteEvent, Recording
 from gradlab.monitor.layers import find_layers
 from gradlab.monitor.step import StepBuffer
@@ -182,6 +183,7 @@ class GradientMonitor:
             params=list(self.params),
             param_layers=self._param_layers.copy(),
             param_sizes=self._param_sizes.copy(),
+            param_norms=norms(self._params),
             history=history,
             non_finite=self._non_finite,
             steps_seen=self.steps_seen,
@@ -229,7 +231,7 @@ class GradientMonitor:
             if first.stacked is None:
                 flat = np.zeros((len(run), 0))
             else:
-                flat = torch.stack([p.stacked for p in run]).double().numpy()
+                flat = to_numpy(torch.stack([p.stacked for p in run]))
             rows, event = first.to_rows(
                 flat,
                 n_layers=len(self.layers),
@@ -346,15 +348,25 @@ class GradientMonitor:
                 return
             out = out.detach()
             size = out.numel()
+            inp = None if live else first_tensor(args)
+            if inp is not None and (inp.data_ptr() == out.data_ptr() or inp.numel() != size):
+                inp = None  # ran in place: the input is gone
             if size > limit and out.is_contiguous():
                 out, size = out.view(-1)[:limit], limit
+                if inp is not None:
+                    inp = inp.detach().reshape(-1)[:limit] if inp.is_contiguous() else None
             layer_activation[index] = kind
             pending.flag_layers.append(index)
             pending.flag_sizes.append(size)
             pending.flag_saturation.append(saturation)
             pending.flag_live.append(live)
             # ReLU outputs are >= 0, so sign() is 1 where alive: count_flagged's kernel, inlined.
-            pending.flag_values.append(out.sign().sum() if live else count_flagged(out, kind))
+            if live:
+                pending.flag_values.append(out.sign().sum())
+            else:
+                pending.flag_values.append(
+                    count_flagged(out, kind, module_input=inp, module=module)
+                )
 
         return on_activation_output
 

@@ -125,6 +125,7 @@ class Recording:
     params: list[str]
     param_layers: np.ndarray  # layer index of each parameter, shape (params,)
     param_sizes: np.ndarray  # number of elements of each parameter, shape (params,)
+    param_norms: np.ndarray  # ||theta|| of each parameter when the recording was made, (params,)
     history: History
     non_finite: NonFiniteEvent | None
     steps_seen: int
