@@ -66,6 +66,7 @@ class Report:
 
     findings: list[Finding] = field(default_factory=list)
     steps: int = 0  # recorded steps analysed
+    notes: list[str] = field(default_factory=list)  # context that is not a problem (e.g. AMP)
 
     @property
     def errors(self) -> list[Finding]:
@@ -82,6 +83,10 @@ class Report:
         return {f.kind for f in self.findings}
 
     def __str__(self) -> str:
+        notes = [line for note in self.notes for line in textwrap.wrap("note: " + note, 92)]
+        return "\n".join([self._table(), *notes])
+
+    def _table(self) -> str:
         plural = "s" if self.steps != 1 else ""
         head = f"gradlab diagnosis over {self.steps} recorded step{plural}: "
         if not self.steps:
