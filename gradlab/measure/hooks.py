@@ -11,6 +11,7 @@ already builds on measure/, never the other way round.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from types import TracebackType
 
@@ -18,17 +19,30 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 
-def first_tensor(value: object) -> torch.Tensor | None:
-    """The first tensor in a module's output or arguments (tensors, tuples, lists, dicts)."""
+def first_tensor(value: object, *, requiring_grad: bool = False) -> torch.Tensor | None:
+    """The first tensor in a module's output or arguments: tensors, tuples, lists, dicts and
+    dataclasses (Hugging Face's ModelOutput is both a dict and a dataclass); with
+    requiring_grad, the first one that requires grad."""
+    return _first(value, lambda t: t.requires_grad if requiring_grad else True)
+
+
+def first_floating(value: object) -> torch.Tensor | None:
+    """The first floating-point tensor in `value` (token ids are integers, inputs_embeds not)."""
+    return _first(value, torch.Tensor.is_floating_point)
+
+
+def _first(value: object, wanted: Callable[[torch.Tensor], bool]) -> torch.Tensor | None:
     if isinstance(value, torch.Tensor):
-        return value
+        return value if wanted(value) else None
+    if isinstance(value, dict):
+        value = list(value.values())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
     if isinstance(value, (tuple, list)):
         for item in value:
-            found = first_tensor(item)
+            found = _first(item, wanted)
             if found is not None:
                 return found
-    if isinstance(value, dict):
-        return first_tensor(list(value.values()))
     return None
 
 

@@ -14,6 +14,13 @@ autograd writes; their norms are taken in one foreach call when backward ends (m
 norming small groups while they are still in cache, and ~40 µs of Python cheaper per step). A step's
 numbers are stacked into one tensor and moved to the host once; rows are built in batches. Steps
 that are not recorded run two hooks on the root module only. Used in notebooks/07_monitoring.
+
+Real training (README, "Using gradlab on your own model"): any device (numbers reach the host
+through gradlab.measure.host), autocast (low-precision sums are taken in float32), GradScaler
+(`scaler=`: unscaled norms, skipped steps counted, monitor/scaling.py), gradient accumulation
+(`step_on="optimizer"` or `"manual"`), DataParallel/DDP/torch.compile wrappers (monitor/wrapping.py:
+names of the inner model; under DDP the gradients are the all-reduced ones and only rank 0
+records), part of a model (`layers=`).
 """
 
 from __future__ import annotations
@@ -25,17 +32,25 @@ from types import TracebackType
 
 import numpy as np
 import torch
+import torch.optim.optimizer as optim_hooks
 from torch import nn
 
 from gradlab.diagnosis.report import Report, Thresholds
 from gradlab.diagnosis.rules import find_problems
 from gradlab.measure.activation_stats import count_flagged
-from gradlab.measure.hooks import HookHandles, first_tensor, register_gradient_hook
+from gradlab.measure.hooks import (
+    HookHandles,
+    first_floating,
+    first_tensor,
+    register_gradient_hook,
+)
 from gradlab.measure.host import norms, to_numpy
 from gradlab.monitor.history import History, NonFiniteEvent, Recording
-from gradlab.monitor.layers import find_layers
+from gradlab.monitor.layers import LayerSelection, find_layers
+from gradlab.monitor.scaling import GRADIENT_EVENTS, ScalerWatch
 from gradlab.monitor.step import StepBuffer
 from gradlab.monitor.updates import UpdateTracker
+from gradlab.monitor.wrapping import COMPILED_MESSAGE, process_rank, unwrap
 
 PARAM_QUANTITIES = ("grad_norm", "has_grad")
 LAYER_QUANTITIES = (
@@ -49,6 +64,7 @@ LAYER_QUANTITIES = (
     "update_ratio",  # ||delta theta|| / ||theta|| across optimizer.step
     "called",  # 1 if the layer's forward ran in the step
 )
+STEP_MODES = ("forward", "optimizer", "manual")
 STORE_BATCH = 16  # closed steps turned into history rows together (cheaper when cache is warm)
 
 
@@ -56,7 +72,8 @@ class GradientMonitor:
     """Record per-layer gradient flow every `every` training steps of any nn.Module.
 
     A step is one forward call of `model` with gradients enabled (calls under torch.no_grad(),
-    e.g. validation, are not counted). Use as a context manager or call attach() / detach().
+    e.g. validation, are not counted), or with step_on="optimizer" one optimizer step. Use as a
+    context manager or call attach() / detach().
 
     Args:
         model: the module to watch; layers are its submodules with their own trainable parameters.
@@ -71,6 +88,18 @@ class GradientMonitor:
         activation_sample: compute activation statistics on at most this many leading elements
             of a contiguous output, i.e. its first examples (None: all; large conv outputs make
             full passes expensive).
+        step_on: what a training step is. "forward": each forward call of the model (the
+            default). "optimizer": each step() of an optimizer (or GradScaler.step) that updates
+            the watched parameters; all forward/backward passes before it (gradient
+            accumulation) make one step, recorded with the accumulated gradient. "manual": call
+            monitor.step() after the last backward of each step, before optimizer.step().
+        scaler: the torch.amp.GradScaler of a mixed-precision loop: gradient norms are recorded
+            unscaled, steps the scaler skips (inf/NaN scaled gradients) are counted, not reported
+            as non_finite, and the report states the count and the loss scale.
+        layers: watch only these layers: module names (a name includes the layers below it), a
+            glob such as "h.*.mlp.*", or a predicate (name, module) -> bool. None: all.
+        all_ranks: under torch.distributed only rank 0 records (the others attach nothing);
+            True records on every rank.
     """
 
     def __init__(
@@ -84,6 +113,10 @@ class GradientMonitor:
         updates: bool = True,
         update_sample: int | None = 4096,
         activation_sample: int | None = 1 << 16,
+        step_on: str = "forward",
+        scaler: object | None = None,
+        layers: LayerSelection = None,
+        all_ranks: bool = False,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -93,11 +126,23 @@ class GradientMonitor:
             raise ValueError(f"update_sample must be None or >= 1, got {update_sample!r}")
         if activation_sample is not None and activation_sample < 1:
             raise ValueError(f"activation_sample must be None or >= 1, got {activation_sample!r}")
+        if step_on not in STEP_MODES:
+            raise ValueError(f"step_on must be one of {STEP_MODES}, got {step_on!r}")
+        unwrapped = unwrap(model)
+        if unwrapped.compiled and (activations or output_grads):
+            raise ValueError(COMPILED_MESSAGE)
         self.activation_sample = activation_sample
-        self.model, self.every = model, every
+        self.model, self.every, self.step_on = model, every, step_on
         self.activations, self.output_grads = activations, output_grads
+        self.rank = process_rank()
+        self._active = all_ranks or self.rank == 0
+        self._distributed = unwrapped.distributed
+        self._scaler = None if scaler is None else ScalerWatch(scaler)
+        self._stepped = False  # step_on optimizer/manual: a step ended since the last forward
+        self._deferred: StepBuffer | None = None  # DDP: the step whose gradients wait for allreduce
 
-        found = find_layers(model)
+        found = find_layers(unwrapped.inner, layers)
+        self._unwatched = found.unwatched
         self.layers, self.params = found.names, found.param_names
         self._layer_modules, self._params = found.modules, found.params
         self._param_layers, self._param_sizes = found.param_layers, found.param_sizes
@@ -110,6 +155,8 @@ class GradientMonitor:
         columns: dict[str, list[str]] = {"global_grad_norm": ["global"]}
         columns |= {q: self.params for q in PARAM_QUANTITIES}
         columns |= {q: self.layers for q in LAYER_QUANTITIES}
+        if self._scaler is not None:
+            columns["loss_scale"] = ["global"]
         self._history = History(columns, history_size)
         self._non_finite: NonFiniteEvent | None = None
         self.steps_seen = 0
@@ -119,18 +166,39 @@ class GradientMonitor:
         self._handles = HookHandles()
         self._step_handles = HookHandles()  # hooks present only on recorded steps
         self._attached = False
+        self._optimizers: dict[tuple[int, int], bool] = {}
 
     # ----------------------------------------------------------------- attach / detach
     def attach(self) -> GradientMonitor:
         """Register the hooks; returns self."""
         if self._attached:
             raise RuntimeError("this GradientMonitor is already attached; call detach() first")
-        self._handles.append(self.model.register_forward_pre_hook(self._on_forward_start))
-        self._handles.append(self.model.register_forward_hook(self._on_forward_end))
+        self._attached = True
+        if not self._active:  # another rank records
+            return self
+        model = self.model
+        self._handles.append(
+            model.register_forward_pre_hook(self._on_forward_start, with_kwargs=True)
+        )
+        self._handles.append(model.register_forward_hook(self._on_forward_end))
+        if self.step_on == "optimizer":  # before the update tracker's hook: it needs the grads
+            self._handles.append(optim_hooks.register_optimizer_step_pre_hook(self._on_optimizer))
+            if self._scaler is not None:
+                self._handles.append(self._scaler.watch_steps(self._on_scaler_step))
         if self._updates is not None:
             self._handles.extend(self._updates.attach(lambda: self._pending))
-        self._attached = True
         return self
+
+    def step(self) -> None:
+        """End the current training step (step_on="manual"): call it after the step's last
+        backward and before optimizer.step(), so the accumulated gradient is the one recorded."""
+        if self.step_on != "manual":
+            raise RuntimeError(
+                f"monitor.step() is for step_on='manual'; this monitor has step_on="
+                f"{self.step_on!r}, where steps are counted for you"
+            )
+        if self._attached and self._active:
+            self._end_of_step()
 
     def detach(self) -> None:
         """Remove every hook and store the pending steps; safe to call twice."""
@@ -156,7 +224,9 @@ class GradientMonitor:
     # ----------------------------------------------------------------- results
     def _bring_up_to_date(self) -> None:
         """Store every finished step, including one whose backward is done but not stepped."""
-        if self._pending is not None and self._pending.backward_done:
+        pending = self._pending
+        ended = self.step_on == "forward" or self._stepped
+        if pending is not None and pending.backward_done and ended:
             self._close_pending()
         self._store_closed()
 
@@ -194,7 +264,23 @@ class GradientMonitor:
         self, *, clip_threshold: float | None = None, thresholds: Thresholds | None = None
     ) -> Report:
         """Diagnose the recorded history; pass the clip_grad_norm_ max_norm you use, if any."""
-        return find_problems(self.recording(), clip_threshold=clip_threshold, thresholds=thresholds)
+        if not self._active:
+            note = (
+                f"rank {self.rank}: gradlab records on rank 0 only (pass all_ranks=True to "
+                "record on every rank)."
+            )
+            return Report(notes=[note])
+        recording = self.recording()
+        report = find_problems(recording, clip_threshold=clip_threshold, thresholds=thresholds)
+        if self._scaler is not None:
+            report.notes.append(self._scaler.summary(len(recording.history)))
+        return report
+
+    @property
+    def scaler_skipped_steps(self) -> list[int]:
+        """Recorded steps the GradScaler skipped (inf/NaN scaled gradients); [] without one."""
+        self._bring_up_to_date()
+        return [] if self._scaler is None else list(self._scaler.skipped_steps)
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """The history as arrays (rows = recorded steps); column names are .params / .layers."""
@@ -232,13 +318,9 @@ class GradientMonitor:
                 flat = np.zeros((len(run), 0))
             else:
                 flat = to_numpy(torch.stack([p.stacked for p in run]))
-            rows, event = first.to_rows(
-                flat,
-                n_layers=len(self.layers),
-                param_layers=self._param_layers,
-                param_sizes=self._param_sizes,
-                layer_hooks=self.activations or self.output_grads,
-            )
+            rows, event = self._rows(first, flat)
+            if self._scaler is not None:
+                event = self._unscale(run, flat, rows, event)
             if self._non_finite is None and event is not None:
                 row, quantity, index, is_param = event
                 layer_index = self._param_layers[index] if is_param else index
@@ -246,24 +328,74 @@ class GradientMonitor:
                 self._non_finite = NonFiniteEvent(run[row].step, layer, quantity)
             self._history.extend([p.step for p in run], rows)
 
+    def _rows(
+        self, first: StepBuffer, flat: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], tuple[int, str, int, bool] | None]:
+        """History rows of steps shaped like `first` and their first non-finite event."""
+        return first.to_rows(
+            flat,
+            n_layers=len(self.layers),
+            param_layers=self._param_layers,
+            param_sizes=self._param_sizes,
+            layer_hooks=self.activations or self.output_grads,
+        )
+
+    def _unscale(
+        self,
+        run: list[StepBuffer],
+        flat: np.ndarray,
+        rows: dict[str, np.ndarray],
+        event: tuple[int, str, int, bool] | None,
+    ) -> tuple[int, str, int, bool] | None:
+        """Divide the gradient rows by each step's loss scale; steps whose gradients are
+        non-finite were skipped by the scaler, not broken: count them, and return the first
+        non-finite event that is not one of them (a forward-pass overflow still is)."""
+        scaler = self._scaler
+        assert scaler is not None
+        scales = scaler.take([p.step for p in run])
+        scaler.unscale(rows, scales)
+        rows["loss_scale"] = scales[:, None]
+        offset = 0
+        while event is not None and event[1] in GRADIENT_EVENTS:
+            row = offset + event[0]
+            scaler.skip(rows, row, run[row].step)
+            offset, event = row + 1, None
+            if offset < len(run):
+                _, later = self._rows(run[0], flat[offset:])
+                event = None if later is None else (later[0] + offset, *later[1:])
+        return event
+
     # ----------------------------------------------------------------- forward
-    def _on_forward_start(self, module: nn.Module, args: tuple) -> None:
+    def _on_forward_start(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if not torch.is_grad_enabled():
             return
-        self._close_pending()
+        if self.step_on == "forward":
+            self._close_pending()
+            step = self.steps_seen
+            self.steps_seen += 1
+        else:  # one step lasts until an optimizer step (or monitor.step()) ends it
+            if self._stepped:
+                self._stepped = False
+                self._close_pending()
+                self.steps_seen += 1
+            step = self.steps_seen
         if len(self._closed) >= STORE_BATCH:
             self._store_closed()
-        step = self.steps_seen
-        self.steps_seen += 1
-        if step % self.every:
-            self._remove_step_hooks()
-            return
-        self._pending = StepBuffer(step)
+        pending = self._pending
+        if pending is None:
+            if step % self.every:
+                self._remove_step_hooks()
+                return
+            pending = self._pending = StepBuffer(step)
+            self._install_step_hooks()
+        pending.forward_done = False  # another micro-batch of an accumulated step
         self._last_layer = None
-        self._install_step_hooks()
-        x = first_tensor(args)
-        if x is not None and x.is_floating_point():
-            self._pending.input_sum = x.detach().sum()  # one kernel; NaN/inf in x makes it so
+        x = first_floating(args) if args else None
+        if x is None and kwargs:
+            x = first_floating(kwargs)
+        if x is not None:
+            total = x.detach().sum(dtype=torch.float32)  # one kernel; NaN/inf in x makes it so
+            pending.input_sum = total if pending.input_sum is None else pending.input_sum + total
 
     def _on_forward_end(self, module: nn.Module, args: tuple, output: object) -> None:
         pending = self._pending
@@ -271,28 +403,35 @@ class GradientMonitor:
             return
         pending.forward_done = True
         # One hook on the model's output tells us backward started, whatever else is hooked.
-        out = first_tensor(output)
-        if out is not None and out.requires_grad:
+        out = first_tensor(output, requiring_grad=True)
+        if out is not None:
             hook = partial(self._on_backward, pending)
             pending.tensor_hooks.append(register_gradient_hook(out, hook))
 
     def _install_step_hooks(self) -> None:
         if self._step_handles:
             return
-        handles = [
-            p.register_post_accumulate_grad_hook(partial(self._on_param_grad, i))
-            for i, p in enumerate(self._params)
-        ]
+        handles = []
+        if self.step_on == "forward":  # else the gradients are read when the step ends
+            handles += [
+                p.register_post_accumulate_grad_hook(partial(self._on_param_grad, i))
+                for i, p in enumerate(self._params)
+            ]
         if self.activations or self.output_grads:
             for index, module in enumerate(self._layer_modules):
                 # prepend: when the root itself is a layer (e.g. a bare nn.LSTM), its layer hook
                 # must run before _on_forward_end marks the forward as done.
                 hook = self._layer_hook(index)
                 handles.append(module.register_forward_hook(hook, prepend=True))
+            for module in self._unwatched:  # their activations are not the watched layer's
+                handles.append(module.register_forward_hook(self._forget_last_layer))
         if self.activations:
             for module, kind in self._activation_modules:
                 handles.append(module.register_forward_hook(self._activation_hook(kind)))
         self._step_handles.extend(handles)
+
+    def _forget_last_layer(self, module: nn.Module, args: tuple, output: object) -> None:
+        self._last_layer = None
 
     def _remove_step_hooks(self) -> None:
         self._step_handles.remove_all()
@@ -326,7 +465,11 @@ class GradientMonitor:
                 pending.act_layers.append(index)
                 pending.act_sizes.append(size)
                 # sum and L2 norm are single fast kernels; mean and std follow on the host.
-                pending.act_values += (values.sum(), vector_norm(values))
+                if values.element_size() < 4:  # float16/bfloat16 under autocast: sum in float32
+                    wide = torch.float32
+                    pending.act_values += (values.sum(dtype=wide), vector_norm(values, dtype=wide))
+                else:
+                    pending.act_values += (values.sum(), vector_norm(values))
             if output_grads and out.requires_grad:
                 hook = partial(on_output_grad, pending, index, out.numel(), out.output_nr)
                 pending.tensor_hooks.append(register_gradient_hook(out, hook))
@@ -386,7 +529,9 @@ class GradientMonitor:
         self._on_backward(pending)
         pending.grad_out_layers.append(index)
         pending.grad_out_sizes.append(size)
-        pending.grad_out_values.append(torch.linalg.vector_norm(grad.detach()))
+        grad = grad.detach()
+        wide = torch.float32 if grad.element_size() < 4 else None  # float16 norms overflow
+        pending.grad_out_values.append(torch.linalg.vector_norm(grad, dtype=wide))
 
     def _on_param_grad(self, index: int, param: torch.Tensor) -> None:
         """After autograd accumulated param.grad: keep it (normed with the others at the end)."""
@@ -403,6 +548,52 @@ class GradientMonitor:
 
     def _on_backward_end(self, pending: StepBuffer) -> None:
         """Runs once when autograd finishes: every .grad of this backward is accumulated."""
-        if pending is self._pending:
-            pending.norm_gradients()
-            pending.backward_done = True
+        if pending is not self._pending or self.step_on != "forward":
+            return
+        if self._distributed and self._deferred is not pending:
+            # DDP all-reduces the gradients in its own end-of-backward callback, queued after
+            # ours: queue ours again so the norms are of the averaged gradients.
+            self._deferred = pending
+            engine = torch.autograd.Variable._execution_engine
+            engine.queue_callback(partial(self._on_backward_end, pending))
+            return
+        pending.norm_gradients()
+        pending.backward_done = True
+        if self._scaler is not None:
+            self._scaler.remember(pending.step, unscaled=False)
+
+    # ----------------------------------------------------------------- step_on optimizer / manual
+    def _on_optimizer(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        """Global optimizer pre-step hook: an optimizer updating watched parameters ends a step."""
+        if self._owns(optimizer):
+            self._end_of_step()
+
+    def _on_scaler_step(self, optimizer: torch.optim.Optimizer, unscaled: bool) -> None:
+        """GradScaler.step(optimizer), which skips optimizer.step() when gradients overflow."""
+        if self._owns(optimizer):
+            self._end_of_step(unscaled=unscaled)
+
+    def _owns(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Whether `optimizer` updates any watched parameter (cached per param-group layout)."""
+        layout = (id(optimizer), sum(len(g["params"]) for g in optimizer.param_groups))
+        owned = self._optimizers.get(layout)
+        if owned is None:
+            watched = {id(p) for p in self._params}
+            owned = any(id(p) in watched for g in optimizer.param_groups for p in g["params"])
+            self._optimizers[layout] = owned
+        return owned
+
+    def _end_of_step(self, *, unscaled: bool = False) -> None:
+        """The step's gradients are complete: record them (once) and end the step."""
+        self._stepped = True
+        pending = self._pending
+        if pending is None or pending.backward_done:
+            return
+        for index, param in enumerate(self._params):
+            if param.grad is not None:
+                pending.grad_params.append(index)
+                pending.grad_group.append(param.grad)
+        pending.norm_gradients()
+        pending.backward_done = True
+        if self._scaler is not None:
+            self._scaler.remember(pending.step, unscaled=unscaled)

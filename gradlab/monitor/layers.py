@@ -10,6 +10,8 @@ Used by gradlab.monitor.gradient_monitor (notebooks/07_monitoring).
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +32,52 @@ class ModelLayers:
     param_sizes: np.ndarray  # int64, shape (params,): number of elements of each parameter
     activation_modules: list[tuple[nn.Module, str]]  # (module, kind) of activations not layers
     largest_params: list[int]  # per layer, the index of its largest parameter, ascending
+    unwatched: list[nn.Module]  # layers left out by `layers=` (they still run)
 
 
-def find_layers(model: nn.Module) -> ModelLayers:
-    """The layers of `model`: modules owning trainable parameters, each parameter counted once."""
+# What `layers=` accepts: layer names or prefixes, a glob, or a predicate on (name, module).
+LayerSelection = str | Collection[str] | Callable[[str, nn.Module], bool] | None
+
+
+def selector(layers: LayerSelection, model: nn.Module) -> Callable[[str, nn.Module], bool]:
+    """A predicate for `layers=`: a name also selects every layer below it ('h.3' -> 'h.3.attn').
+
+    A string is a glob (fnmatch: 'h.*.mlp.*'); a collection lists names or prefixes, each of which
+    must name a module of the model (a typo would otherwise watch nothing, silently).
+    """
+    if layers is None:
+        return lambda name, module: True
+    if callable(layers):
+        return lambda name, module: bool(layers(name, module))
+    if isinstance(layers, str):
+        pattern = layers
+        return lambda name, module: fnmatch.fnmatchcase(name, pattern)
+    if not isinstance(layers, Collection) or not all(isinstance(n, str) for n in layers):
+        raise TypeError(
+            "layers must be None, a glob string, a list of module names, or a predicate "
+            f"(name, module) -> bool; got {type(layers).__name__}"
+        )
+    known = dict(model.named_modules())
+    unknown = [n for n in layers if n not in known]
+    if unknown:
+        examples = ", ".join(repr(n) for n in list(known)[1:6])
+        raise ValueError(
+            f"layers: no module named {unknown} in the model (modules: {examples}, ...)"
+        )
+    prefixes = tuple(n + "." for n in layers if n)
+    names = set(layers)
+    if "" in names:  # the whole model
+        return lambda name, module: True
+    return lambda name, module: name in names or name.startswith(prefixes)
+
+
+def find_layers(model: nn.Module, layers: LayerSelection = None) -> ModelLayers:
+    """The layers of `model`: modules owning trainable parameters, each parameter counted once.
+
+    `layers` (see selector) keeps only some of them; the others are listed in `unwatched`.
+    """
+    chosen = selector(layers, model)
+    unwatched: list[nn.Module] = []
     names: list[str] = []
     modules: list[nn.Module] = []
     param_names: list[str] = []
@@ -47,7 +91,9 @@ def find_layers(model: nn.Module) -> ModelLayers:
             if p.requires_grad and id(p) not in seen
         ]
         seen |= {id(p) for _, p in own}
-        if own:
+        if own and not chosen(name, module):
+            unwatched.append(module)
+        elif own:
             param_layers += [len(names)] * len(own)
             names.append(name)
             modules.append(module)
@@ -56,7 +102,7 @@ def find_layers(model: nn.Module) -> ModelLayers:
     activation_modules = [
         (module, kind)
         for module in model.modules()
-        if (kind := classify_activation(module)) and module not in modules
+        if (kind := classify_activation(module)) and module not in modules + unwatched
     ]
     return ModelLayers(
         names=names,
@@ -67,6 +113,7 @@ def find_layers(model: nn.Module) -> ModelLayers:
         param_sizes=np.asarray([p.numel() for p in params], dtype=np.int64),
         activation_modules=activation_modules,
         largest_params=_largest_params(param_layers, params),
+        unwatched=unwatched,
     )
 
 
