@@ -3,13 +3,14 @@
     report = gradlab.diagnose(model, (x, y), loss_fn)
     print(report)              # a readable table
     report.findings            # Finding(kind, layer, severity, evidence, fix) for code
+    gradlab.diagnose(model, {"input_ids": ids, "labels": labels})   # Hugging Face style: output.loss
 
 Used in notebooks/07_monitoring. The rules themselves live in gradlab.diagnosis.rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import numpy as np
@@ -26,8 +27,8 @@ __all__ = ["KINDS", "Finding", "Report", "Thresholds", "diagnose"]
 
 def diagnose(
     model: nn.Module,
-    batch: torch.Tensor | tuple,
-    loss_fn: Callable[..., torch.Tensor],
+    batch: torch.Tensor | tuple | Mapping[str, object],
+    loss_fn: Callable[..., torch.Tensor] | None = None,
     *,
     lr: float | None = None,
     clip_threshold: float | None = None,
@@ -38,9 +39,15 @@ def diagnose(
     The parameters' .grad are restored afterwards; the model is not updated.
 
     Args:
-        model: any nn.Module (train/eval mode is left as it is).
-        batch: `(x, y)` to compute `loss_fn(model(x), y)`, or `x` alone for `loss_fn(model(x))`.
-        loss_fn: e.g. nn.CrossEntropyLoss().
+        model: any nn.Module (train/eval mode is left as it is), also wrapped (DataParallel,
+            DDP) or Hugging Face-style (keyword arguments, outputs with .loss and .logits).
+        batch: `(x, y)` to compute `loss_fn(model(x), y)`, or `x` alone for `loss_fn(model(x))`;
+            a dict is passed as keyword arguments, `model(**batch)`, and its loss is
+            `loss_fn(output, batch)`.
+        loss_fn: e.g. nn.CrossEntropyLoss(). None: the model computes its own loss (as Hugging
+            Face models do when the batch has labels): `model(**batch)` for a dict,
+            `model(*batch)` for a tuple, `model(batch)` for a tensor, and the loss is
+            `output.loss` (or `output["loss"]`, or the output itself when it is a scalar).
         lr: if given, also check the update-to-data ratio a plain SGD step would make,
             lr * ||grad|| / ||theta|| per layer.
         clip_threshold: the max_norm you pass to clip_grad_norm_, if any.
@@ -49,14 +56,13 @@ def diagnose(
     Returns:
         A Report; report.findings lists Finding(kind, layer, severity, evidence, fix).
     """
-    x, y = _split_batch(batch)
     if lr is not None and lr <= 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
+    forward = _forward_and_loss(batch, loss_fn)
     with _gradients_set_aside(model):
-        monitor = GradientMonitor(model, every=1, history_size=1, updates=False)
+        monitor = GradientMonitor(model, every=1, history_size=1, updates=False, all_ranks=True)
         with torch.enable_grad(), monitor:
-            output = model(x)
-            loss = loss_fn(output) if y is None else loss_fn(output, y)
+            loss = forward(model)
             loss.backward()
         recording = monitor.recording()
         update_ratio = None
@@ -71,13 +77,43 @@ def diagnose(
         )
 
 
-def _split_batch(batch: torch.Tensor | tuple) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(x, y) from a pair, or (x, None) from x alone; the error names the length received."""
+def _forward_and_loss(
+    batch: object, loss_fn: Callable[..., torch.Tensor] | None
+) -> Callable[[nn.Module], torch.Tensor]:
+    """How to run the model on `batch` and get its loss (see diagnose's Args)."""
+    if loss_fn is None:
+        if isinstance(batch, Mapping):
+            return lambda model: model_loss(model(**batch))
+        if isinstance(batch, (tuple, list)):
+            return lambda model: model_loss(model(*batch))
+        return lambda model: model_loss(model(batch))
+    if isinstance(batch, Mapping):
+        return lambda model: loss_fn(model(**batch), batch)
     if isinstance(batch, (tuple, list)):
         if len(batch) != 2:
-            raise ValueError(f"batch must be x or a pair (x, y), got a sequence of {len(batch)}")
-        return batch[0], batch[1]
-    return batch, None
+            raise ValueError(
+                f"batch must be x, a pair (x, y) or a dict of keyword arguments, got a sequence "
+                f"of {len(batch)} (pass loss_fn=None if the model computes its own loss)"
+            )
+        x, y = batch
+        return lambda model: loss_fn(model(x), y)
+    return lambda model: loss_fn(model(batch))
+
+
+def model_loss(output: object) -> torch.Tensor:
+    """The loss a model returned: output.loss, output["loss"], or a scalar output itself."""
+    loss = getattr(output, "loss", None)
+    if loss is None and isinstance(output, Mapping):
+        loss = output.get("loss")
+    if loss is None and isinstance(output, torch.Tensor) and output.dim() == 0:
+        loss = output
+    if not isinstance(loss, torch.Tensor):
+        raise ValueError(
+            "loss_fn is None, so the model must return its loss (output.loss, output['loss'] or "
+            f"a scalar tensor), but it returned {type(output).__name__} without one: pass the "
+            "labels in the batch (e.g. batch['labels']) or give a loss_fn"
+        )
+    return loss
 
 
 @contextmanager

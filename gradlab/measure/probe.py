@@ -154,7 +154,7 @@ def _predicted(value: float) -> str:
 def _norm(tensor: torch.Tensor | None) -> float:
     if tensor is None:
         return 0.0
-    return float(torch.linalg.vector_norm(tensor.detach().double()))
+    return float(torch.linalg.vector_norm(tensor.detach().cpu().double()))
 
 
 def _slope_and_gain(layer: nn.Module, pre_activation: torch.Tensor | None) -> tuple[float, float]:
@@ -164,11 +164,11 @@ def _slope_and_gain(layer: nn.Module, pre_activation: torch.Tensor | None) -> tu
     name = activation_name(activation)
     if pre_activation is None or not isinstance(linear, nn.Linear) or name is None:
         return math.nan, math.nan
-    weight = linear.weight.detach().double()
+    weight = linear.weight.detach().cpu().double()
     gain = float(weight.std() * math.sqrt(weight.shape[1]))
     if not bool(torch.isfinite(pre_activation).all()):
         return math.nan, gain  # the forward pass overflowed: f'(z) is meaningless
-    slope = activation_derivative(name, pre_activation.detach().double())
+    slope = activation_derivative(name, pre_activation.detach().cpu().double())
     rms_slope = float(torch.sqrt(torch.mean(slope * slope)))
     return rms_slope, gain
 

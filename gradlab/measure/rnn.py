@@ -140,14 +140,14 @@ def measure_time_gradients(rnn: nn.RNN, inputs: torch.Tensor, *, seed: int = 0) 
     direction = direction / torch.linalg.vector_norm(direction)  # positive: keeps ReLU h_T > 0
     loss = (states[-1] * direction).sum()
     grads = torch.autograd.grad(loss, states)
-    scale = float(torch.linalg.matrix_norm(rnn.weight_hh_l0.detach().double(), ord=2))
+    scale = float(torch.linalg.matrix_norm(rnn.weight_hh_l0.detach().cpu().double(), ord=2))
     with np.errstate(all="ignore"):
         closed_form = scale ** np.arange(steps - 1, -1, -1, dtype=np.float64)
     case = "linear" if rnn.nonlinearity == "relu" and rnn.hidden_size == 1 else rnn.nonlinearity
     return TimeGradients(
         case=case,
         recurrent_scale=scale,
-        grad_norms=np.array([float(torch.linalg.vector_norm(g.double())) for g in grads]),
+        grad_norms=np.array([float(torch.linalg.vector_norm(g.cpu().double())) for g in grads]),
         closed_form=closed_form,
     )
 

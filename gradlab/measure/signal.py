@@ -76,7 +76,7 @@ def measure_signal(
 
             def record(_module, _inputs, output, name=name):
                 order.append(name)
-                stds[name] = output.detach().double().std().item()
+                stds[name] = output.detach().cpu().double().std().item()
                 if output.requires_grad:
                     output.retain_grad()
                     outputs[name] = output
@@ -90,12 +90,12 @@ def measure_signal(
     for name in order:
         grad = outputs[name].grad if name in outputs else None
         grad_norms.append(
-            np.nan if grad is None else torch.linalg.vector_norm(grad.double()).item()
+            np.nan if grad is None else torch.linalg.vector_norm(grad.cpu().double()).item()
         )
         weight = getattr(modules[name], "weight", None)
         has_grad = isinstance(weight, torch.Tensor) and weight.grad is not None
         weight_norms.append(
-            torch.linalg.vector_norm(weight.grad.double()).item() if has_grad else np.nan
+            torch.linalg.vector_norm(weight.grad.cpu().double()).item() if has_grad else np.nan
         )
     return SignalProfile(
         names=tuple(order),

@@ -27,7 +27,7 @@ CHAIN_ACTIVATIONS: tuple[str, ...] = ("linear", "tanh", "relu")
 
 
 def _as_array(weight: torch.Tensor) -> np.ndarray:
-    return weight.detach().to(torch.float64).numpy()
+    return weight.detach().cpu().to(torch.float64).numpy()
 
 
 def largest_singular_value(weight: torch.Tensor) -> float:
@@ -83,7 +83,9 @@ def make_weights(
     gaussian = torch.randn(depth, width, width, generator=generator, dtype=torch.float64)
     if kind == "gaussian":
         return (weight_scale / math.sqrt(width) * gaussian).float()
-    q, r = np.linalg.qr(gaussian.numpy())  # numpy's batched QR is much faster than torch's here
+    q, r = np.linalg.qr(
+        gaussian.cpu().numpy()
+    )  # numpy's batched QR is much faster than torch's here
     q = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]  # makes Q uniform (Haar)
     return torch.from_numpy(weight_scale * q).float()
 
@@ -180,7 +182,7 @@ def _slope(activation: str, pre_activation: torch.Tensor) -> float:
     finite = pre_activation[torch.isfinite(pre_activation)]
     if finite.numel() == 0:
         return math.nan  # the forward pass overflowed everywhere
-    slope = activation_derivative(activation, finite.double())
+    slope = activation_derivative(activation, finite.cpu().double())
     return float(torch.sqrt(torch.mean(slope * slope)))
 
 
@@ -218,12 +220,12 @@ def measure_growth(
         hidden.append(f(pre_activations[-1]))
     loss = (hidden[-1] * upstream).sum()
     grads = torch.autograd.grad(loss, hidden)
-    stack = weights.double().numpy()
+    stack = weights.cpu().double().numpy()
     largest = np.linalg.svd(stack, compute_uv=False)[:, 0]
     slopes = np.array([_slope(activation, z.detach()) for z in pre_activations])
     return GrowthMeasurement(
         layer_names=tuple(f"layer{layer}" for layer in range(1, depth + 1)),
-        grad_norms=np.array([float(torch.linalg.vector_norm(g.double())) for g in grads]),
+        grad_norms=np.array([float(torch.linalg.vector_norm(g.cpu().double())) for g in grads]),
         predicted_factors=largest * slopes,
         weight_scale=float(weight_scale),
         kind=kind,
@@ -237,7 +239,7 @@ def measure_growth(
 def repeated_growth_rate(weight: torch.Tensor, steps: int = 200, *, seed: int = 0) -> float:
     """Per-step growth of ‖(Wᵀ)^k v‖ over the last half of `steps` applications (→ ρ(W))."""
     generator = torch.Generator().manual_seed(seed)
-    matrix = weight.detach().double()
+    matrix = weight.detach().cpu().double()
     v = torch.randn(matrix.shape[0], generator=generator, dtype=torch.float64)
     log_norms = []
     for _ in range(steps):

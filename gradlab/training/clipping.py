@@ -315,4 +315,4 @@ def _flatten(name: str, gradient: object) -> torch.Tensor:
     tensors = list(gradient)
     if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
         raise TypeError(f"{name} must be a tensor or a non-empty list of tensors")
-    return torch.cat([t.detach().reshape(-1).double().cpu() for t in tensors])
+    return torch.cat([t.detach().reshape(-1).cpu().double() for t in tensors])
