@@ -1,0 +1,412 @@
+"""Diagnosis rules on constructions whose measured value is known in advance, from plain autograd.
+
+Custom Thresholds flip each finding; the low update-ratio warning; the global-norm-only exploding
+finding; diagnose(model, x) without y; the value and layer of diagnose(lr=...)'s update ratio.
+The constructions are extreme on purpose (a gradient scaled by 1e6 in backward only, units dead or
+saturated by a bias of +-1 or 4), so they read the same under any reasonable gradient measure.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import gradlab
+from gradlab import GradientMonitor, Thresholds
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+WIDTH = 32
+LOSS = nn.CrossEntropyLoss()
+
+
+def find(report: gradlab.Report, kind: str) -> list[gradlab.Finding]:
+    return [f for f in report.findings if f.kind == kind]
+
+
+def batch(seed: int = 1, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(size, WIDTH, generator=generator)
+    return x, torch.randint(0, 10, (size,), generator=generator)
+
+
+class GradScale(nn.Module):
+    """Identity in forward (exactly: h + (c - 1) * 0); multiplies the gradient by c in backward."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + (self.factor - 1.0) * (h - h.detach())
+
+
+def he_linear(fan_in: int, fan_out: int) -> nn.Linear:
+    layer = nn.Linear(fan_in, fan_out)
+    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def scaled_mlp(factor: float) -> nn.Sequential:
+    """He ReLU MLP whose first layer receives `factor` times the gradient it would (forward
+    unchanged). Linear layers: '0' (the scaled one), '3', '5', '7' (output)."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        he_linear(WIDTH, WIDTH), GradScale(factor), nn.ReLU(),
+        he_linear(WIDTH, WIDTH), nn.ReLU(),
+        he_linear(WIDTH, WIDTH), nn.ReLU(),
+        he_linear(WIDTH, 10),
+    )  # fmt: skip
+
+
+def global_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> float:
+    """Oracle: the global gradient norm of scale * CE(model(x), y), by plain autograd."""
+    model.zero_grad()
+    (scale * LOSS(model(x), y)).backward()
+    norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()]).item()
+    model.zero_grad()
+    return norm
+
+
+def scaled_loss(scale: float):
+    return lambda output, y: scale * LOSS(output, y)
+
+
+# ----------------------------------------------------------------- 4. custom Thresholds
+def test_exploding_thresholds_flip_the_per_layer_finding() -> None:
+    """Layer '0' gets 1e6 times its gradient, the loss is scaled so the global norm is 1: only the
+    per-layer rule can fire. 1e6 lies above the default error level 1e4 and below 1e9."""
+    model = scaled_mlp(1e6)
+    x, y = batch()
+    loss_fn = scaled_loss(1.0 / global_norm(model, x, y))
+    assert global_norm(model, x, y, 1.0 / global_norm(model, x, y)) == pytest.approx(1.0)
+    default = find(gradlab.diagnose(model, (x, y), loss_fn), "exploding")
+    assert [(f.layer, f.severity) for f in default] == [("0", "error")]
+    raised_error = Thresholds(exploding_error=1e9)
+    found = find(gradlab.diagnose(model, (x, y), loss_fn, thresholds=raised_error), "exploding")
+    assert [(f.layer, f.severity) for f in found] == [("0", "warning")]
+    raised_both = Thresholds(exploding_warning=1e9, exploding_error=1e10)
+    assert not find(gradlab.diagnose(model, (x, y), loss_fn, thresholds=raised_both), "exploding")
+
+
+def test_vanishing_thresholds_flip_the_finding() -> None:
+    """Layer '0' gets 1e-6 of its gradient: between the default error level 1e-4 and 1e-9."""
+    model = scaled_mlp(1e-6)
+    data = batch()
+    default = find(gradlab.diagnose(model, data, LOSS), "vanishing")
+    assert [(f.layer, f.severity) for f in default] == [("0", "error")]
+    lowered_error = Thresholds(vanishing_error=1e-9)
+    found = find(gradlab.diagnose(model, data, LOSS, thresholds=lowered_error), "vanishing")
+    assert [(f.layer, f.severity) for f in found] == [("0", "warning")]
+    lowered_both = Thresholds(vanishing_warning=1e-9, vanishing_error=1e-10)
+    assert not find(gradlab.diagnose(model, data, LOSS, thresholds=lowered_both), "vanishing")
+    assert not find(gradlab.diagnose(scaled_mlp(1.0), data, LOSS), "vanishing")  # the control
+
+
+def biased_layer_model(activation: nn.Module, biases: torch.Tensor) -> nn.Sequential:
+    """Linear(32, n) with tiny weights: each unit's pre-activation has the sign and size of its
+    bias, so the fraction of dead or saturated units is set exactly by the biases."""
+    torch.manual_seed(0)
+    first = nn.Linear(WIDTH, len(biases))
+    with torch.no_grad():
+        first.weight.normal_(0.0, 0.005)
+        first.bias.copy_(biases)
+    return nn.Sequential(first, activation, nn.Linear(len(biases), 10))
+
+
+def unit_biases(flagged: int, total: int, flagged_bias: float, other_bias: float) -> torch.Tensor:
+    return torch.tensor([flagged_bias] * flagged + [other_bias] * (total - flagged))
+
+
+def _pre_activations_follow_the_biases(model: nn.Sequential, x: torch.Tensor, margin: float):
+    pre = model[0](x).detach()
+    bias = model[0].bias.detach()
+    assert ((pre - bias).abs() < margin).all()  # oracle: the weights move no unit across
+
+
+@pytest.mark.parametrize(
+    "flagged,thresholds,expected",
+    [
+        (38, None, "warning"),  # 0.95: between the defaults 0.9 and 0.99
+        (38, Thresholds(dead_warning=0.96), None),
+        (38, Thresholds(dead_error=0.94), "error"),
+        (20, None, None),  # 0.5
+        (20, Thresholds(dead_warning=0.4), "warning"),
+    ],
+    ids=["0.95-default", "0.95-warning-0.96", "0.95-error-0.94", "0.5-default", "0.5-warning-0.4"],
+)
+def test_dead_unit_thresholds_flip_the_finding(flagged, thresholds, expected) -> None:
+    model = biased_layer_model(nn.ReLU(), unit_biases(flagged, 40, -1.0, 1.0))
+    x, y = batch()
+    _pre_activations_follow_the_biases(model, x, margin=0.5)
+    found = find(gradlab.diagnose(model, (x, y), LOSS, thresholds=thresholds), "dead_units")
+    assert [(f.layer, f.severity) for f in found] == ([("0", expected)] if expected else [])
+    if found:
+        assert f"{flagged / 40:.0%}" in found[0].evidence, found[0].evidence
+
+
+@pytest.mark.parametrize(
+    "flagged,thresholds,expected",
+    [
+        (28, None, "warning"),  # 0.7: between the defaults 0.5 and 0.9
+        (28, Thresholds(saturated_warning=0.8), None),
+        (28, Thresholds(saturated_error=0.6), "error"),
+        (12, None, None),  # 0.3
+        (12, Thresholds(saturated_warning=0.2), "warning"),
+    ],
+    ids=["0.7-default", "0.7-warning-0.8", "0.7-error-0.6", "0.3-default", "0.3-warning-0.2"],
+)
+def test_saturation_thresholds_flip_the_finding(flagged, thresholds, expected) -> None:
+    # tanh'(4) = 1.3e-3 (saturated by any threshold), tanh'(0 +- 0.25) > 0.93 (not)
+    model = biased_layer_model(nn.Tanh(), unit_biases(flagged, 40, 4.0, 0.0))
+    x, y = batch()
+    _pre_activations_follow_the_biases(model, x, margin=0.25)
+    found = find(gradlab.diagnose(model, (x, y), LOSS, thresholds=thresholds), "saturation")
+    assert [(f.layer, f.severity) for f in found] == ([("0", expected)] if expected else [])
+    if found:
+        assert f"{flagged / 40:.0%}" in found[0].evidence, found[0].evidence
+
+
+def sgd_ratios_by_hand(model: nn.Module, data, layers: list[str], lr: float) -> np.ndarray:
+    """Oracle for diagnose(lr=...): per layer lr * ||grad|| / ||theta|| over all its parameters."""
+    model.zero_grad()
+    LOSS(model(data[0]), data[1]).backward()
+    modules = dict(model.named_modules())
+    ratios = []
+    for name in layers:
+        params = list(modules[name].parameters(recurse=False))
+        grad = torch.sqrt(sum(p.grad.double().square().sum() for p in params))
+        theta = torch.sqrt(sum(p.detach().double().square().sum() for p in params))
+        ratios.append(lr * (grad / theta).item())
+    model.zero_grad()
+    return np.asarray(ratios)
+
+
+def test_update_ratio_thresholds_flip_the_finding() -> None:
+    model, data = scaled_mlp(1.0), batch()
+    layers = ["0", "3", "5", "7"]
+    per_unit_lr = sgd_ratios_by_hand(model, data, layers, lr=1.0)
+    hidden = per_unit_lr[:-1]
+    lr = 0.05 / hidden.max()  # the largest hidden ratio: 0.05, between 3e-2 and 6e-2
+    assert lr * per_unit_lr[-1] < 0.1  # the output layer stays below its (error) level
+    assert lr * per_unit_lr.min() > 1e-5  # and no layer is low
+
+    def ratio_findings(thresholds=None):
+        report = gradlab.diagnose(model, data, LOSS, lr=lr, thresholds=thresholds)
+        return [(f.layer, f.severity) for f in find(report, "bad_update_ratio")]
+
+    top = layers[int(np.argmax(hidden))]
+    assert ratio_findings() == [(top, "warning")]
+    assert ratio_findings(Thresholds(update_ratio_high_warning=0.06)) == []
+    lowered_error = Thresholds(update_ratio_high_error=0.045)  # the output is judged at it too
+    assert [s for _, s in ratio_findings(lowered_error)] == ["error"]
+    # low: an lr that puts the smallest ratio at 1e-6, below the default 1e-5 and above 1e-7
+    low_lr = 1e-6 / per_unit_lr.min()
+    low = find(gradlab.diagnose(model, data, LOSS, lr=low_lr), "bad_update_ratio")
+    assert [(f.layer, f.severity) for f in low] == [
+        (layers[int(np.argmin(per_unit_lr))], "warning")
+    ]
+    quiet = Thresholds(update_ratio_low_warning=1e-7)
+    assert not find(
+        gradlab.diagnose(model, data, LOSS, lr=low_lr, thresholds=quiet), "bad_update_ratio"
+    )
+
+
+# ----------------------------------------------------------------- 5. low update ratio in training
+class PickedLayerMLP(nn.Module):
+    """He ReLU MLP, layers 'layers.0' .. 'layers.3' (output); layer `picked` alone receives
+    `factor` times its gradient (scaled at its output, unscaled again at its input), so its
+    update ratio under plain SGD is `factor` times what it would be. Forward unchanged."""
+
+    def __init__(self, picked: int, factor: float) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layers = nn.ModuleList(
+            [he_linear(WIDTH, WIDTH) for _ in range(3)] + [he_linear(WIDTH, 10)]
+        )
+        self.picked, self.factor = picked, factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            if i == self.picked:
+                x = GradScale(self.factor)(layer(GradScale(1.0 / self.factor)(x)))
+            else:
+                x = layer(x)
+            if i < len(self.layers) - 1:
+                x = torch.relu(x)
+        return x
+
+
+def train_with_snapshots(model: nn.Module, lr: float, steps: int = 3):
+    """SGD under a monitor; oracle: each layer's ||delta W|| / ||W|| from copies of the weights."""
+    x, y = batch()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    weights = [layer.weight for layer in model.layers]
+    by_hand = []
+    with GradientMonitor(model, update_sample=None) as monitor:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            LOSS(model(x), y).backward()
+            before = [w.detach().clone() for w in weights]
+            optimizer.step()
+            by_hand.append(
+                [((w - b).norm() / b.norm()).item() for w, b in zip(weights, before, strict=True)]
+            )
+    return monitor, np.median(np.asarray(by_hand), axis=0)
+
+
+@pytest.mark.parametrize("picked", [0, 2], ids=["first", "third"])
+def test_a_tiny_learning_rate_gives_the_low_update_warning_at_the_slowest_layer(picked) -> None:
+    monitor, by_hand = train_with_snapshots(PickedLayerMLP(picked, 0.1), lr=1e-5)
+    names = [f"layers.{i}" for i in range(4)]
+    np.testing.assert_allclose(
+        np.nanmedian(monitor.to_numpy()["update_ratio"], 0), by_hand, rtol=1e-4
+    )
+    slowest = int(np.argmin(by_hand))
+    assert slowest == picked and by_hand[slowest] < 1e-5
+    assert np.sort(by_hand)[1] > 3 * by_hand[slowest]  # unambiguous
+    found = find(monitor.report(), "bad_update_ratio")
+    assert [(f.layer, f.severity) for f in found] == [(names[slowest], "warning")]
+    assert "barely move" in found[0].evidence
+
+
+def test_a_normal_learning_rate_gives_no_low_update_warning() -> None:
+    monitor, by_hand = train_with_snapshots(PickedLayerMLP(0, 0.1), lr=0.02)
+    assert by_hand.min() > 1e-5 and by_hand.max() < 3e-2  # oracle: within both limits
+    assert not find(monitor.report(), "bad_update_ratio")
+
+
+# ----------------------------------------------------------------- 6. global-norm-only exploding
+def test_a_flat_profile_with_a_huge_global_norm_is_exploding_from_the_global_norm() -> None:
+    model, (x, y) = scaled_mlp(1.0), batch()
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    # Oracle: the per-layer profile is flat (output gradients within 10x of each other) ...
+    outputs = []
+    handles = [m.register_forward_hook(lambda m, a, out: outputs.append(out)) for m in linears]
+    out = model(x)
+    for handle in handles:
+        handle.remove()
+    for h in outputs:
+        h.retain_grad()
+    LOSS(out, y).backward()
+    profile = np.array([h.grad.norm().item() for h in outputs])
+    assert profile.max() < 10 * profile.min()
+    layer_norms = [
+        torch.cat([p.grad.flatten() for p in m.parameters()]).norm().item() for m in linears
+    ]
+    largest = ["0", "3", "5", "7"][int(np.argmax(layer_norms))]
+    model.zero_grad()
+    unit = global_norm(model, x, y)  # ... and the global norm scales with the loss
+
+    def exploding(target: float, thresholds=None):
+        report = gradlab.diagnose(model, (x, y), scaled_loss(target / unit), thresholds=thresholds)
+        return find(report, "exploding")
+
+    (error,) = exploding(5000.0)  # above global_norm_error = 1e3
+    assert (error.layer, error.severity) == (largest, "error")
+    assert "median global gradient norm 5000" in error.evidence, error.evidence
+    assert "times the one at the last layer" not in error.evidence  # the profile is flat
+    (warning,) = exploding(300.0)  # between 1e2 and 1e3
+    assert (warning.layer, warning.severity) == (largest, "warning")
+    assert "median global gradient norm 300" in warning.evidence, warning.evidence
+    assert not exploding(30.0)
+    assert exploding(30.0, Thresholds(global_norm_warning=20.0, global_norm_error=1e3))
+
+
+def test_the_global_norm_finding_reads_the_median_over_recorded_steps() -> None:
+    model, (x, y) = scaled_mlp(1.0), batch()
+    unit = global_norm(model, x, y)
+    with GradientMonitor(model) as monitor:
+        for target in (5000.0, 50.0, 500.0, 20000.0, 70.0):  # median 500: a warning
+            model.zero_grad()
+            scaled_loss(target / unit)(model(x), y).backward()
+    recorded = monitor.to_numpy()["global_grad_norm"][:, 0]
+    np.testing.assert_allclose(recorded, [5000, 50, 500, 20000, 70], rtol=1e-4)
+    (finding,) = find(monitor.report(), "exploding")
+    assert finding.severity == "warning"
+    assert "median global gradient norm 500 " in finding.evidence, finding.evidence
+
+
+# ----------------------------------------------------------------- 7. diagnose(model, x) without y
+def test_diagnose_with_x_alone_calls_loss_fn_on_the_output_only() -> None:
+    model = biased_layer_model(nn.ReLU(), unit_biases(38, 40, -1.0, 1.0))  # a dead-unit warning
+    x, _ = batch()
+    calls = []
+
+    def loss_fn(*args: torch.Tensor) -> torch.Tensor:
+        calls.append(args)
+        return args[0].square().mean()
+
+    report = gradlab.diagnose(model, x, loss_fn)
+    assert len(calls) == 1 and len(calls[0]) == 1
+    torch.testing.assert_close(calls[0][0], model(x))
+    # The same computation by hand: a monitor around loss_fn(model(x)).backward()
+    with GradientMonitor(model, updates=False) as monitor:
+        loss_fn(model(x)).backward()
+    by_hand = monitor.report()
+    assert report.findings == by_hand.findings and report.steps == by_hand.steps == 1
+    assert [f.kind for f in report.findings] == ["dead_units"], str(report)
+    # the loss is checked too: a NaN from loss_fn(output) alone is a non_finite finding
+    nan_report = gradlab.diagnose(model, x, lambda out: out.sum() * float("nan"))
+    assert find(nan_report, "non_finite")
+
+
+# ----------------------------------------------------------------- 8. diagnose(lr=...)'s estimate
+ABOVE = re.compile(r"\((\d+) of (\d+) layers above")
+
+
+def layers_at_or_above(model, data, lr: float, threshold: float) -> int:
+    """How many layers diagnose(lr=lr) puts at or above `threshold` (0 without a finding)."""
+    limits = Thresholds(
+        update_ratio_high_warning=threshold, update_ratio_high_error=threshold,
+        update_ratio_low_warning=0.0,
+    )  # fmt: skip
+    found = find(gradlab.diagnose(model, data, LOSS, lr=lr, thresholds=limits), "bad_update_ratio")
+    if not found:
+        return 0
+    match = ABOVE.search(found[0].evidence)
+    assert match, found[0].evidence
+    return int(match.group(1))
+
+
+def test_diagnose_lr_estimate_is_lr_grad_over_theta_for_every_layer() -> None:
+    model, data = PickedLayerMLP(1, 1.0), batch()
+    names = [f"layers.{i}" for i in range(4)]
+    lr = 0.01
+    by_hand = sgd_ratios_by_hand(model, data, names, lr)  # weight and bias together
+    weights_only = lr * np.array(
+        [
+            torch.autograd.grad(LOSS(model(data[0]), data[1]), layer.weight)[0].norm().item()
+            / layer.weight.norm().item()
+            for layer in model.layers
+        ]
+    )
+    assert np.abs(by_hand / weights_only - 1).max() > 1e-3  # the bias is in it: they differ
+    ordered = np.sort(by_hand)
+    assert (np.diff(ordered) > 1e-3 * ordered[1:]).all()  # distinct enough to bracket
+    for value in by_hand:
+        rank = int((by_hand >= value).sum())
+        assert layers_at_or_above(model, data, lr, value * (1 - 1e-4)) == rank, value
+        assert layers_at_or_above(model, data, lr, value * (1 + 1e-4)) == rank - 1, value
+
+
+@pytest.mark.parametrize("picked", [0, 1, 2, 3], ids=lambda p: f"layers.{p}")
+def test_diagnose_lr_names_the_layer_that_crosses_the_threshold(picked: int) -> None:
+    """Layer `picked` gets 20x its gradient, so an lr exists where it alone crosses its limit
+    (3e-2 for hidden layers, 1e-1 for the output layer)."""
+    model, data = PickedLayerMLP(picked, 20.0), batch()
+    names = [f"layers.{i}" for i in range(4)]
+    unit = sgd_ratios_by_hand(model, data, names, lr=1.0)
+    limit = 0.1 if picked == 3 else 3e-2
+    lr = 1.5 * limit / unit[picked]
+    others = np.delete(lr * unit, picked)
+    assert others.max() < 3e-2 / 1.5 and (lr * unit).min() > 1e-5  # oracle: only it crosses
+    found = find(gradlab.diagnose(model, data, LOSS, lr=lr), "bad_update_ratio")
+    assert [f.layer for f in found] == [names[picked]], [f.evidence for f in found]
+    assert f"update/data ratio {1.5 * limit:.3g} at '{names[picked]}'" in found[0].evidence
+    assert not find(gradlab.diagnose(model, data, LOSS, lr=lr / 3), "bad_update_ratio")
