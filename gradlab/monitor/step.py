@@ -19,6 +19,17 @@ _GROUPS = ("act_values", "flag_values", "grad_out_values", "grad_values")
 _VECTOR_GROUPS = ("data_values", "delta_values")
 
 
+def _foreach_norm_wide(grads: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """Norms in one foreach call, float16/bfloat16 ones in float32 (a float16 norm overflows
+    at 65504, which the scaled gradients of a mixed-precision model pass at once)."""
+    low = [g.element_size() < 4 for g in grads]
+    if not any(low):
+        return torch._foreach_norm(grads)
+    if all(low):
+        return torch._foreach_norm(grads, 2, dtype=torch.float32)
+    return torch._foreach_norm([g.float() if w else g for g, w in zip(grads, low, strict=True)])
+
+
 @dataclass(slots=True)  # slots: faster attribute access in the hooks
 class StepBuffer:
     """Device tensors and bookkeeping collected during one recorded step."""
@@ -58,7 +69,7 @@ class StepBuffer:
         if self.grad_group:
             grads = [g.coalesce()._values() if g.is_sparse else g for g in self.grad_group]
             with torch.no_grad():  # a gradient made with create_graph=True requires grad
-                self.grad_values += torch._foreach_norm(grads)
+                self.grad_values += _foreach_norm_wide(grads)
             self.grad_group = []
 
     def remove_tensor_hooks(self) -> None:
