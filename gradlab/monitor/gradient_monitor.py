@@ -183,8 +183,10 @@ class GradientMonitor:
         self._handles.append(model.register_forward_hook(self._on_forward_end))
         if self.step_on == "optimizer":  # before the update tracker's hook: it needs the grads
             self._handles.append(optim_hooks.register_optimizer_step_pre_hook(self._on_optimizer))
-            if self._scaler is not None:
-                self._handles.append(self._scaler.watch_steps(self._on_scaler_step))
+        if self._scaler is not None:
+            self._handles.append(
+                self._scaler.watch_steps(self._on_scaler_step, self._recorded_step)
+            )
         if self._updates is not None:
             self._handles.extend(self._updates.attach(lambda: self._pending))
         return self
@@ -352,13 +354,18 @@ class GradientMonitor:
         non-finite event that is not one of them (a forward-pass overflow still is)."""
         scaler = self._scaler
         assert scaler is not None
-        scales = scaler.take([p.step for p in run])
+        scales, skipped = scaler.take([p.step for p in run])
         scaler.unscale(rows, scales)
         rows["loss_scale"] = scales[:, None]
+        for row in np.flatnonzero(skipped == 1):
+            scaler.skip(rows, row, run[row].step)
         offset = 0
         while event is not None and event[1] in GRADIENT_EVENTS:
             row = offset + event[0]
-            scaler.skip(rows, row, run[row].step)
+            if np.isnan(skipped[row]):  # no scaler.step() seen: non-finite grads mean skipped
+                scaler.skip(rows, row, run[row].step)
+            elif skipped[row] == 0:  # stepped: only the float32 norm of S x grad overflowed
+                scaler.blank(rows, row)
             offset, event = row + 1, None
             if offset < len(run):
                 _, later = self._rows(run[0], flat[offset:])
@@ -377,7 +384,6 @@ class GradientMonitor:
             if self._stepped:
                 self._stepped = False
                 self._close_pending()
-                self.steps_seen += 1
             step = self.steps_seen
         if len(self._closed) >= STORE_BATCH:
             self._store_closed()
@@ -570,8 +576,13 @@ class GradientMonitor:
 
     def _on_scaler_step(self, optimizer: torch.optim.Optimizer, unscaled: bool) -> None:
         """GradScaler.step(optimizer), which skips optimizer.step() when gradients overflow."""
-        if self._owns(optimizer):
+        if self.step_on == "optimizer" and self._owns(optimizer):
             self._end_of_step(unscaled=unscaled)
+
+    def _recorded_step(self) -> int | None:
+        """The step being recorded, if its gradients are in (for the scaler's verdict on it)."""
+        pending = self._pending
+        return pending.step if pending is not None and pending.backward_done else None
 
     def _owns(self, optimizer: torch.optim.Optimizer) -> bool:
         """Whether `optimizer` updates any watched parameter (cached per param-group layout)."""
@@ -585,7 +596,9 @@ class GradientMonitor:
 
     def _end_of_step(self, *, unscaled: bool = False) -> None:
         """The step's gradients are complete: record them (once) and end the step."""
-        self._stepped = True
+        if not self._stepped:  # a second optimizer in the same step is the same step
+            self._stepped = True
+            self.steps_seen += 1
         pending = self._pending
         if pending is None or pending.backward_done:
             return
