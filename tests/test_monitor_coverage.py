@@ -1,10 +1,11 @@
 """GradientMonitor and diagnose() on cases the oracle tests of test_monitor.py do not reach.
 
 Where a non-finite value is blamed when it first appears in backward; tied and frozen parameters;
-a layer called several times in one step; gradients and hooks after a forward pass that raises.
-Each quantity is checked against plain autograd on the same model. Rules and thresholds:
-test_monitor_coverage_rules.py; CNN/LSTM/transformer oracles: test_monitor_coverage_models.py;
-update ratios under several optimizers: test_monitor_coverage_updates.py.
+a layer called several times in one step. Each quantity is checked against plain autograd on the
+same model. Rules and thresholds: test_monitor_coverage_rules.py; CNN/LSTM/transformer oracles:
+test_monitor_coverage_models.py; update ratios under several optimizers:
+test_monitor_coverage_updates.py; a forward or backward pass that raises:
+test_monitor_coverage_errors.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import copy
 import numpy as np
 import pytest
 import torch
-import torch.optim.optimizer as optim_hooks
 from torch import nn
 
 import gradlab
@@ -312,75 +312,3 @@ def test_a_layer_called_several_times_pools_its_calls() -> None:
     assert row["fraction_dead"][0, shared] == pytest.approx(dead, abs=1e-9)
     shared_grad = torch.cat([p.grad.flatten() for p in reference.shared.parameters()])
     assert row["layer_grad_norm"][0, shared] == pytest.approx(shared_grad.norm().item(), rel=1e-5)
-
-
-# ----------------------------------------------------------------- 9. a forward pass that raises
-class FailsMidway(nn.Module):
-    """Raises after its first layers ran (their hooks are installed), when told to."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.first, self.second, self.head = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 3)
-        self.unused = nn.Linear(8, 8)  # its .grad stays None throughout
-        self.fail = True
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.second(torch.relu(self.first(x))))
-        if self.fail:
-            raise RuntimeError("forward failed")
-        return self.head(h)
-
-
-def _hooks_left(model: nn.Module) -> list[str]:
-    """Every hook still registered on the model, its parameters or torch.optim globally."""
-    left = [
-        f"{name or 'model'}.{kind}"
-        for name, m in model.named_modules()
-        for kind in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks")
-        if getattr(m, kind)
-    ]
-    left += [
-        f"{name} post-accumulate"
-        for name, p in model.named_parameters()
-        if getattr(p, "_post_accumulate_grad_hooks", None)
-    ]
-    if optim_hooks._global_optimizer_pre_hooks or optim_hooks._global_optimizer_post_hooks:
-        left.append("global optimizer hooks")
-    return left
-
-
-def test_diagnose_restores_gradients_and_hooks_when_the_forward_raises() -> None:
-    model = FailsMidway()
-    x = torch.randn(16, 8, generator=torch.Generator().manual_seed(1))
-    y = torch.randint(0, 3, (16,), generator=torch.Generator().manual_seed(2))
-    generator = torch.Generator().manual_seed(3)
-    for module in (model.first, model.second, model.head):
-        for p in module.parameters():
-            p.grad = torch.randn(p.shape, generator=generator)
-    held = {name: p.grad for name, p in model.named_parameters()}
-    values = {name: None if g is None else g.clone() for name, g in held.items()}
-
-    with pytest.raises(RuntimeError, match="forward failed"):
-        gradlab.diagnose(model, (x, y), nn.CrossEntropyLoss())
-
-    for name, p in model.named_parameters():
-        assert p.grad is held[name], f"{name}.grad is not the tensor it held before"
-        if values[name] is None:
-            assert p.grad is None
-        else:
-            assert torch.equal(p.grad, values[name]), name
-    assert _hooks_left(model) == []
-    # A plain backward afterwards accumulates onto the restored gradients, as without gradlab.
-    model.fail = False
-    reference = copy.deepcopy(model)
-    for p in reference.parameters():
-        p.grad = None
-    nn.functional.cross_entropy(reference(x), y).backward()
-    nn.functional.cross_entropy(model(x), y).backward()
-    for (name, p), q in zip(model.named_parameters(), reference.parameters(), strict=True):
-        if values[name] is None:
-            assert p.grad is None if q.grad is None else torch.allclose(p.grad, q.grad)
-        else:
-            torch.testing.assert_close(p.grad, values[name] + q.grad, msg=name)
-    assert _hooks_left(model) == []
