@@ -79,7 +79,7 @@ def compute_gradient_histograms(model: nn.Module, layers: list[str]) -> Gradient
         if not grads:
             missing.append(layer)
             continue
-        values = torch.cat([g.detach().reshape(-1) for g in grads]).double().abs().numpy()
+        values = torch.cat([g.detach().reshape(-1).cpu() for g in grads]).double().abs().numpy()
         finite = np.isfinite(values)
         non_finite[i] = int((~finite).sum())
         values = values[finite]
