@@ -119,3 +119,29 @@ def test_the_local_half_batch_gradient_differs(single_process: GradientMonitor) 
     assert not np.allclose(
         local.history.get("grad_norm"), single_process.history.get("grad_norm"), rtol=1e-3
     )
+
+
+def fsdp_worker(rank: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        from torch.distributed.fsdp import fully_shard
+
+        model = make_model()
+        fully_shard(model)
+        try:
+            GradientMonitor(model)
+            message = "accepted"
+        except NotImplementedError as error:
+            message = str(error)
+        (Path(out) / f"fsdp{rank}.txt").write_text(message)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_fsdp_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    mp.spawn(fsdp_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    for rank in range(WORLD):
+        message = (tmp_path / f"fsdp{rank}.txt").read_text()
+        assert "does not support FSDP" in message and "DistributedDataParallel" in message
