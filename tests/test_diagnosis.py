@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from gradlab.diagnosis.diagnose import Finding, Report, Thresholds, diagnose
+from gradlab.diagnosis.flow import depth_group, depth_profile, relative_gradients
 from gradlab.diagnosis.rules import _triage
 from gradlab.monitor.gradient_monitor import GradientMonitor
 
@@ -235,7 +237,8 @@ def test_dead_units_found_in_gradlabs_own_mlp() -> None:
 
 
 # Healthy CNNs: a conv feature map has far more elements than the logits and pooling spreads the
-# gradient, so only a size-independent measure (the norm of dL/d output) calls them healthy.
+# gradient, so only a size-independent measure (the relative gradient ||dL/dW||/||W||, whose
+# weight gradient sums over every position) calls them healthy.
 def plain_cnn() -> nn.Sequential:
     torch.manual_seed(0)
     return nn.Sequential(
@@ -452,3 +455,71 @@ def test_diagnose_restores_gradients_also_when_the_loss_fails() -> None:
     with pytest.raises(RuntimeError, match="loss failed"):
         diagnose(model, batch(), broken_loss)
     assert all(p.grad is grad for p, grad in zip(model.parameters(), before, strict=True))
+
+
+# ----------------------------------------------------------------- the gradient-flow profile
+@pytest.mark.parametrize(
+    "layer,group",
+    [
+        ("h.0.attn.c_attn", "h.0"),
+        ("encoder.layer.3.attention.self.query", "encoder.layer.3"),
+        ("layer1.0.conv1", "layer1.0"),
+        ("blocks.7", "blocks.7"),
+        ("0", "0"),
+        ("fc", "fc"),
+        ("linear12", "linear12"),
+        ("", ""),
+    ],
+)
+def test_depth_group_is_the_path_up_to_its_first_number(layer: str, group: str) -> None:
+    assert depth_group(layer) == group
+
+
+class TiedNormed(nn.Module):
+    """Embedding, LayerNorm, a BatchNorm'd Linear block list and a head tied to the embedding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embedding = nn.Embedding(20, WIDTH)
+        self.norm = nn.LayerNorm(WIDTH)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Linear(WIDTH, WIDTH), nn.ReLU(inplace=True), nn.Linear(WIDTH, WIDTH))
+            for _ in range(2)
+        )
+        self.head = nn.Linear(WIDTH, 20, bias=False)
+        self.head.weight = self.embedding.weight
+        self.zero = nn.Linear(WIDTH, WIDTH)
+        nn.init.zeros_(self.zero.weight)
+        nn.init.zeros_(self.zero.bias)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.embedding(tokens))
+        for block in self.blocks:
+            x = x + block(x)
+        return self.head(x + self.zero(x))
+
+
+def test_relative_gradients_match_autograd_and_skip_norms_embeddings_and_zero_weights() -> None:
+    model = TiedNormed()
+    tokens = torch.randint(0, 20, (8, 5), generator=torch.Generator().manual_seed(1))
+    loss = lambda: LOSS(model(tokens).flatten(0, 1), tokens.flatten())  # noqa: E731
+    with GradientMonitor(model) as monitor:
+        loss().backward()
+    recording = monitor.recording()
+    values = relative_gradients(recording)
+    for index, name in enumerate(recording.layers):  # oracle: plain autograd on the module
+        params = list(model.get_submodule(name).parameters(recurse=False))
+        grads = torch.cat([p.grad.flatten() for p in params]).norm()
+        norm = torch.cat([p.detach().flatten() for p in params]).norm()
+        if norm == 0:
+            assert np.isnan(values[index]), name
+        else:
+            assert values[index] == pytest.approx(float(grads / norm), rel=1e-5), name
+    groups = depth_profile(recording, values)
+    # LayerNorm and the (tied) embedding are small by construction; 'zero' has no norm to be
+    # relative to; each block counts once, at its largest layer's value.
+    assert [g.name for g in groups] == ["blocks.0", "blocks.1"]
+    for group in groups:
+        inside = [values[recording.layers.index(f"{group.name}.{i}")] for i in (0, 2)]
+        assert group.value == max(inside) and group.smallest_value == min(inside)

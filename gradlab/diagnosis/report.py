@@ -24,6 +24,13 @@ KINDS = (
 SEVERITIES = ("error", "warning")
 
 
+def severity_of(value: float, warning: float, error: float) -> str | None:
+    """'error' / 'warning' / None for a value that is bad when large."""
+    if value >= error:
+        return "error"
+    return "warning" if value >= warning else None
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem: what (kind), where (layer, as in named_modules(); '' is the whole model)."""
@@ -39,9 +46,13 @@ class Finding:
 class Thresholds:
     """Where a measured value becomes a warning or an error (defaults follow the diagnosis table)."""
 
-    vanishing_warning: float = 1e-2  # a layer's gradient norm / the largest layer's
+    # A depth group's relative gradient ||dL/dW||/||W|| over the largest later hidden group's
+    # (the output layer's counts at the error level only): gradlab.diagnosis.flow.
+    vanishing_warning: float = 1e-2
     vanishing_error: float = 1e-4
-    exploding_warning: float = 1e2  # the largest layer's gradient norm / the last layer's
+    # Growth towards the input over the last layer: of the relative gradient, or of the gradient
+    # norm reaching a layer's output.
+    exploding_warning: float = 1e2
     exploding_error: float = 1e4
     global_norm_warning: float = 1e2  # "norms exceeding 100 or 1000": the table's rule of thumb
     global_norm_error: float = 1e3

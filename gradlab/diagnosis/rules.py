@@ -12,8 +12,14 @@ import warnings
 
 import numpy as np
 
-from gradlab.diagnosis.report import SEVERITIES, Finding, Report, Thresholds
-from gradlab.formatting import format_factor, format_magnitude
+from gradlab.diagnosis.flow import (
+    depth_profile,
+    exploding_finding,
+    relative_gradients,
+    vanishing_finding,
+)
+from gradlab.diagnosis.report import SEVERITIES, Finding, Report, Thresholds, severity_of
+from gradlab.formatting import format_magnitude
 from gradlab.monitor.history import NonFiniteEvent, Recording
 from gradlab.training.clipping import clipping_effect
 
@@ -55,8 +61,9 @@ def find_problems(
         if update_ratio is not None:
             medians["update_ratio"] = np.asarray(update_ratio, dtype=float)
         global_norms = history.get("global_grad_norm")[rows, 0]
-        findings += _vanishing(recording, medians, limits)
-        findings += _exploding(recording, medians, limits)
+        groups = depth_profile(recording, relative_gradients(recording, rows))
+        findings += vanishing_finding(groups, limits)
+        findings += exploding_finding(recording, medians, groups, limits)
         findings += _activations(recording, medians, limits)
         findings += _updates(recording, medians, limits)
         if clip_threshold is not None:
@@ -139,13 +146,6 @@ def _median(block: np.ndarray) -> np.ndarray:
         return np.nanmedian(block, axis=0) if len(block) else np.full(block.shape[1], np.nan)
 
 
-def _severity(value: float, warning: float, error: float) -> str | None:
-    """'error' / 'warning' / None for a value that is bad when large."""
-    if value >= error:
-        return "error"
-    return "warning" if value >= warning else None
-
-
 def _non_finite(event: NonFiniteEvent) -> Finding:
     fixes = {
         "input": "the batch itself contains NaN/inf: check the data pipeline "
@@ -172,7 +172,10 @@ def _no_grad(recording: Recording) -> list[Finding]:
     findings = []
     for index, layer in enumerate(recording.layers):
         mine = np.flatnonzero(recording.param_layers == index)
-        missing = [recording.params[i] for i in mine if not has_grad[:, i].any()]
+        # frozen on purpose (requires_grad False now) is not missing
+        missing = [
+            recording.params[i] for i in mine if not has_grad[:, i].any() and not recording.frozen[i]
+        ]
         if not missing:
             continue
         ran = called[:, index]
@@ -196,104 +199,6 @@ def _no_grad(recording: Recording) -> list[Finding]:
     return findings
 
 
-def _gradient_profile(recording: Recording, medians: dict) -> tuple[list[int], np.ndarray]:
-    """Per-layer gradient size in forward order: ||dL/d output||, else ||dL/d parameters||.
-
-    Norms, not per-element RMS: the chain rule (Chapter 1) multiplies ||dL/dh_l|| layer by layer,
-    and the norm survives a change of size (a conv feature map has far more elements than the
-    logits; max-pooling routes the whole gradient to a quarter of the elements), where the RMS of
-    a healthy CNN's first layer looks 1e-3 of the last's. Without output gradients (the monitor's
-    output_grads=False) each layer's parameter-gradient norm stands in, again a norm.
-    """
-    order = list(recording.forward_order) or list(range(len(recording.layers)))
-    order += [i for i in range(len(recording.layers)) if i not in order]
-    values = medians["output_grad_norm"]
-    if np.isfinite(values).sum() < 2:
-        values = medians["layer_grad_norm"]
-    kept = [i for i in order if np.isfinite(values[i])]
-    return kept, values[kept]
-
-
-def _vanishing(recording: Recording, medians: dict, limits: Thresholds) -> list[Finding]:
-    layers, profile = _gradient_profile(recording, medians)
-    names = recording.layers
-    findings = []
-    if len(profile) >= 2 and profile.max() > 0:
-        top = int(np.argmax(profile))
-        ratios = profile / profile[top]
-        low = int(np.argmin(ratios))
-        severity = "error" if ratios[low] < limits.vanishing_error else None
-        if severity is None and ratios[low] < limits.vanishing_warning:
-            severity = "warning"
-        if severity and low < top:
-            if ratios[low] > 0:
-                span = top - low
-                per_layer = ratios[low] ** (1.0 / span)
-                evidence = (
-                    f"the gradient norm reaching '{names[layers[low]]}' is "
-                    f"{format_magnitude(ratios[low])} of the largest (at '{names[layers[top]]}'): "
-                    f"about {format_factor(per_layer)} per layer over {span} "
-                    f"layer{'s' if span != 1 else ''}."
-                )
-            else:
-                evidence = (
-                    f"no gradient at all reaches '{names[layers[low]]}' (exactly zero): a layer "
-                    "between it and the loss blocks it."
-                )
-            findings.append(
-                Finding(
-                    "vanishing",
-                    names[layers[low]],
-                    severity,
-                    evidence,
-                    "use ReLU-family activations with He (kaiming_normal_) init instead of "
-                    "sigmoid/tanh, add residual connections or normalization (LayerNorm/"
-                    "BatchNorm) for depth; if dead units are also reported, fix those first.",
-                )
-            )
-    return findings
-
-
-def _exploding(recording: Recording, medians: dict, limits: Thresholds) -> list[Finding]:
-    layers, profile = _gradient_profile(recording, medians)
-    names = recording.layers
-    evidence, severities, where = [], [], ""
-    if len(profile) >= 2 and profile[-1] > 0:
-        growth = profile / profile[-1]
-        high = int(np.argmax(growth))
-        severity = _severity(growth[high], limits.exploding_warning, limits.exploding_error)
-        if severity:
-            where = names[layers[high]]
-            severities.append(severity)
-            evidence.append(
-                f"the gradient norm reaching '{where}' is {format_magnitude(growth[high])} times "
-                f"the one at the last layer '{names[layers[-1]]}'."
-            )
-    global_norm = float(medians["global_grad_norm"][0])
-    severity = _severity(global_norm, limits.global_norm_warning, limits.global_norm_error)
-    if severity:
-        severities.append(severity)
-        evidence.append(
-            f"median global gradient norm {format_magnitude(global_norm)} "
-            f"(above {limits.global_norm_warning:g} is large)."
-        )
-        if not where and np.isfinite(medians["layer_grad_norm"]).any():
-            where = names[int(np.nanargmax(medians["layer_grad_norm"]))]
-    if not evidence:
-        return []
-    return [
-        Finding(
-            "exploding",
-            where,
-            "error" if "error" in severities else "warning",
-            " ".join(evidence),
-            "scale the init down (He for ReLU: std = sqrt(2/fan_in); Xavier for tanh/sigmoid: "
-            "std = sqrt(2/(fan_in+fan_out))), add normalization, lower the learning rate, and "
-            "clip gradients (torch.nn.utils.clip_grad_norm_).",
-        )
-    ]
-
-
 def _activations(recording: Recording, medians: dict, limits: Thresholds) -> list[Finding]:
     names = recording.layers
     order = list(recording.forward_order) or list(range(len(names)))
@@ -306,7 +211,7 @@ def _activations(recording: Recording, medians: dict, limits: Thresholds) -> lis
             Finding(
                 "large_activations",
                 names[first],
-                _severity(std[worst], limits.activation_std_warning, limits.activation_std_error),
+                severity_of(std[worst], limits.activation_std_warning, limits.activation_std_error),
                 f"output std {format_magnitude(std[first])} at '{names[first]}' (first of "
                 f"{len(large)} layers above {limits.activation_std_warning:g}; largest "
                 f"{format_magnitude(std[worst])} at '{names[worst]}').",
@@ -351,7 +256,7 @@ def _activations(recording: Recording, medians: dict, limits: Thresholds) -> lis
         if others:
             evidence += f" Also after {others} ({len(bad)} layers)."
         findings.append(
-            Finding(kind, names[first], _severity(fraction[worst], warning, error), evidence, fix)
+            Finding(kind, names[first], severity_of(fraction[worst], warning, error), evidence, fix)
         )
     return findings
 
@@ -372,7 +277,7 @@ def _updates(recording: Recording, medians: dict, limits: Thresholds) -> list[Fi
             Finding(
                 "bad_update_ratio",
                 names[worst],
-                _severity(ratio[worst], warning, error),
+                severity_of(ratio[worst], warning, error),
                 f"update/data ratio {format_magnitude(ratio[worst])} at '{names[worst]}' "
                 f"({len(high)} of "
                 f"{len(measured)} layers above {warning:g}, the output layer above {error:g}; "
