@@ -167,6 +167,7 @@ class GradientMonitor:
         self._step_handles = HookHandles()  # hooks present only on recorded steps
         self._attached = False
         self._optimizers: dict[tuple[int, int], bool] = {}
+        self._trainable: list[bool] = []  # requires_grad of each parameter when hooks went in
 
     # ----------------------------------------------------------------- attach / detach
     def attach(self) -> GradientMonitor:
@@ -256,6 +257,7 @@ class GradientMonitor:
             param_layers=self._param_layers.copy(),
             param_sizes=self._param_sizes.copy(),
             param_norms=norms(self._params),
+            frozen=np.array([not p.requires_grad for p in self._params], dtype=bool),
             history=history,
             non_finite=self._non_finite,
             steps_seen=self.steps_seen,
@@ -415,13 +417,19 @@ class GradientMonitor:
             pending.tensor_hooks.append(register_gradient_hook(out, hook))
 
     def _install_step_hooks(self) -> None:
-        if self._step_handles:
+        # A parameter frozen (or unfrozen) since the hooks went in, e.g. a backbone frozen for
+        # fine-tuning: a frozen one cannot take a gradient hook, so the hooks are made again.
+        trainable = [p.requires_grad for p in self._params]
+        if self._step_handles and trainable == self._trainable:
             return
+        self._step_handles.remove_all()
+        self._trainable = trainable
         handles = []
         if self.step_on == "forward":  # else the gradients are read when the step ends
             handles += [
                 p.register_post_accumulate_grad_hook(partial(self._on_param_grad, i))
                 for i, p in enumerate(self._params)
+                if p.requires_grad
             ]
         if self.activations or self.output_grads:
             for index, module in enumerate(self._layer_modules):

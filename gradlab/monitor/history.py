@@ -126,6 +126,7 @@ class Recording:
     param_layers: np.ndarray  # layer index of each parameter, shape (params,)
     param_sizes: np.ndarray  # number of elements of each parameter, shape (params,)
     param_norms: np.ndarray  # ||theta|| of each parameter when the recording was made, (params,)
+    frozen: np.ndarray  # bool (params,): requires_grad is False now (frozen on purpose)
     history: History
     non_finite: NonFiniteEvent | None
     steps_seen: int
