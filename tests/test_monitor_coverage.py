@@ -259,6 +259,42 @@ def test_frozen_parameters_are_not_watched_and_not_reported() -> None:
     assert all(f.layer != "stem" for f in report.findings), str(report)
 
 
+@pytest.mark.parametrize("every,freeze_at", [(1, 0), (2, 2)], ids=["before-first-step", "every-2"])
+def test_freezing_a_layer_after_the_monitor_started_does_not_crash_or_alarm(every, freeze_at):
+    """Fine-tuning: a layer frozen after the monitor was made (or between its recorded steps),
+    unfrozen again at step 6. Until 7c13f26 the next recorded step's forward raised 'cannot
+    register a hook on a tensor that doesn't require gradient' inside the learner's loop."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3))
+    x, y = torch.randn(16, 8), torch.randint(0, 3, (16,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    norms = {}  # oracle: the first layer's weight-gradient norm per step, None when frozen
+    with GradientMonitor(model, every=every) as monitor:
+        for step in range(8):
+            if step in (freeze_at, 6):
+                model[0].requires_grad_(step == 6)
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            grad = model[0].weight.grad
+            norms[step] = None if grad is None else grad.norm().item()
+            optimizer.step()
+            if step == 5:  # frozen now; with freeze_at 0 it never had a gradient so far
+                frozen_report = monitor.report()
+    arrays = monitor.to_numpy()
+    first = monitor.params.index("0.weight")
+    head = [monitor.params.index(n) for n in ("2.weight", "2.bias")]
+    assert (arrays["has_grad"][:, head] == 1).all()
+    for row, step in enumerate(arrays["steps"]):
+        expected = norms[int(step)]
+        assert arrays["has_grad"][row, first] == (expected is not None), step
+        if expected is not None:
+            assert arrays["grad_norm"][row, first] == pytest.approx(expected, rel=1e-5)
+    assert [norms[s] is None for s in range(8)] == [freeze_at <= s < 6 for s in range(8)]
+    report = monitor.report()
+    assert not find(report, "no_grad"), str(report)
+    assert not find(frozen_report, "no_grad"), str(frozen_report)
+
+
 # ----------------------------------------------------------------- 3. a layer called several times
 class Looped(nn.Module):
     """The same Linear (and ReLU) applied three times, as in a weight-shared or recurrent block."""
