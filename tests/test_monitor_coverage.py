@@ -155,6 +155,19 @@ def test_inf_only_in_a_parameter_gradient_is_blamed_on_its_layer(custom_function
     assert finding.layer == "2"
 
 
+def test_without_output_gradients_the_inf_is_blamed_on_the_layer_s_parameter_gradient() -> None:
+    """output_grads=False: the first non-finite recorded value is then middle's weight gradient
+    (its output gradient is inf, so its weight gradient is too; last's are finite)."""
+    model = BlowsUpBehindMiddle(inf_in_backward_function)
+    x = torch.randn(16, 8, generator=torch.Generator().manual_seed(1))
+    with GradientMonitor(model, output_grads=False, activations=False) as monitor:
+        model(x).square().mean().backward()
+    assert torch.isfinite(model.last.weight.grad).all()
+    assert not torch.isfinite(model.middle.weight.grad).all()
+    event = monitor.non_finite
+    assert event is not None and (event.layer, event.quantity) == ("middle", "param_grad")
+
+
 def test_a_finite_step_before_the_inf_is_not_blamed() -> None:
     """Step 0 finite, step 1 blows up in backward only: the event is step 1 at 'middle'."""
     switch = {"on": False}

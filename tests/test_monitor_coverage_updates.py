@@ -129,3 +129,59 @@ def test_sampled_update_ratio_is_close_to_the_exact_one(name: str) -> None:
     # the sampled layers are estimates (not the exact value); the small head is read whole
     np.testing.assert_allclose(recorded[:, 2], by_hand[:, 2], rtol=1e-4)
     assert np.abs(recorded[:, :2] / by_hand[:, :2] - 1).max() > 1e-5
+
+
+def test_only_recorded_steps_are_measured_with_every_3() -> None:
+    model = make_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = data()
+    weights = [model[int(layer)].weight for layer in LAYERS]
+    by_hand = []
+    with GradientMonitor(model, every=3, update_sample=None) as monitor:
+        for _ in range(7):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            before = [w.detach().clone() for w in weights]
+            optimizer.step()
+            by_hand.append(
+                [((w - b).norm() / b.norm()).item() for w, b in zip(weights, before, strict=True)]
+            )
+    arrays = monitor.to_numpy()
+    assert arrays["steps"].tolist() == [0, 3, 6]
+    np.testing.assert_allclose(arrays["update_ratio"], np.asarray(by_hand)[[0, 3, 6]], rtol=1e-4)
+
+
+class TiedModel(nn.Module):
+    """An embedding whose weight is also the output projection's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embedding = nn.Embedding(40, 16)
+        self.hidden = nn.Linear(16, 16)
+        self.head = nn.Linear(16, 40)
+        self.head.weight = self.embedding.weight
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.hidden(self.embedding(tokens))))
+
+
+def test_a_tied_weight_is_measured_once_across_the_step() -> None:
+    """The tied weight's ratio belongs to 'embedding' (its first owner); 'head' keeps its bias."""
+    model = TiedModel()
+    tokens = torch.randint(0, 40, (8, 12), generator=torch.Generator().manual_seed(1))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)  # lists the tied weight once
+    tracked = [model.embedding.weight, model.hidden.weight, model.head.bias]
+    by_hand = []
+    with GradientMonitor(model, update_sample=None) as monitor:
+        for _ in range(3):
+            optimizer.zero_grad()
+            logits = model(tokens)
+            nn.functional.cross_entropy(logits.flatten(0, 1), tokens.flatten()).backward()
+            before = [p.detach().clone() for p in tracked]
+            optimizer.step()
+            by_hand.append(
+                [((p - b).norm() / b.norm()).item() for p, b in zip(tracked, before, strict=True)]
+            )
+    assert monitor.layers == ["embedding", "hidden", "head"]
+    np.testing.assert_allclose(monitor.to_numpy()["update_ratio"], by_hand, rtol=1e-4)
