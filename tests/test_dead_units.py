@@ -1,4 +1,5 @@
-"""gradlab.chapters.ch02_activations.dead_units against a direct count and against what gradient descent can do."""
+"""Dead units: Chapter 2's dead_units against a direct count and what gradient descent can do;
+the monitor's dead count (|f'(x)| below a threshold) against the derivative by autograd."""
 
 import numpy as np
 import pytest
@@ -16,7 +17,14 @@ from gradlab.chapters.ch02_activations.dead_units import (
     shift_biases_,
     study_dead_unit_recovery,
 )
+from gradlab.measure.activation_stats import (
+    DEAD_DERIVATIVE_THRESHOLD,
+    classify_activation,
+    count_flagged,
+    dead_regions,
+)
 from gradlab.models.mlp import make_mlp
+from gradlab.monitor.gradient_monitor import GradientMonitor
 from gradlab.training.data import load_digits_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, as the chapters run them
@@ -139,3 +147,136 @@ def test_study_runs_each_seed(data):
     assert study.experiments["silu"][1].test_accuracy == single.test_accuracy
     with pytest.raises(ValueError, match="seeds"):
         study_dead_unit_recovery(("relu",), seeds=(), data=data)
+
+
+# ----------------------------------------------------------------- dead = |f'(x)| < threshold
+# gradlab.measure.activation_stats.count_flagged (what GradientMonitor's fraction_dead counts)
+# against an oracle: the activation's derivative at each input, by autograd.
+ACTIVATIONS = {
+    "relu6": lambda: nn.ReLU6(),
+    "hardtanh": lambda: nn.Hardtanh(-2.0, 3.0),
+    "leaky_relu_0.001": lambda: nn.LeakyReLU(0.001),
+    "elu": lambda: nn.ELU(),
+    "elu_0.005": lambda: nn.ELU(alpha=0.005),  # alpha below the threshold: all of x <= 0
+    "selu": lambda: nn.SELU(),
+    "celu_2": lambda: nn.CELU(alpha=2.0),
+    "gelu": lambda: nn.GELU(),
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+    "silu": lambda: nn.SiLU(),
+    "mish": lambda: nn.Mish(),
+    "hardswish": lambda: nn.Hardswish(),
+}
+# The output determines the derivative for these when they run in place; not for SiLU, Mish,
+# Hardswish (two inputs give one output, one dead, one alive).
+IN_PLACE = {
+    "relu6": (lambda: nn.ReLU6(inplace=True), True),
+    "hardtanh": (lambda: nn.Hardtanh(-2.0, 3.0, inplace=True), True),
+    "leaky_relu_0.001": (lambda: nn.LeakyReLU(0.001, inplace=True), True),
+    "elu": (lambda: nn.ELU(inplace=True), True),
+    "selu": (lambda: nn.SELU(inplace=True), True),
+    "celu_2": (lambda: nn.CELU(alpha=2.0, inplace=True), True),
+    "silu": (lambda: nn.SiLU(inplace=True), False),
+    "mish": (lambda: nn.Mish(inplace=True), False),
+    "hardswish": (lambda: nn.Hardswish(inplace=True), False),
+}
+
+
+def spread_inputs() -> torch.Tensor:
+    """Inputs over [-12, 12], dense near every dead-region edge, plus the edges themselves."""
+    generator = torch.Generator().manual_seed(0)
+    edges = torch.tensor(
+        [-6.26, -5.17, -4.61, -3.07, -3.0, -2.0, -1.5, -1.28, -0.75, 0.0, 3.0, 6.0]
+    )
+    near = edges[:, None] + 0.05 * torch.randn(len(edges), 400, generator=generator)
+    wide = 12 * (2 * torch.rand(4000, generator=generator) - 1)
+    return torch.cat([wide, near.flatten(), edges, torch.zeros(10)])
+
+
+def derivative(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Oracle: f'(x) of the activation at each input, by autograd (a copy, for in-place ones)."""
+    x = x.clone().requires_grad_()
+    (slope,) = torch.autograd.grad(module(x.clone()).sum(), x)
+    return slope
+
+
+def assert_matches_oracle(counted: torch.Tensor, slope: torch.Tensor) -> None:
+    """The count equals the oracle's, up to inputs whose |f'| is within 1e-5 of the threshold
+    (float32 derivatives there round either way)."""
+    dead = slope.abs() < DEAD_DERIVATIVE_THRESHOLD
+    borderline = ((slope.abs() - DEAD_DERIVATIVE_THRESHOLD).abs() < 1e-5).sum()
+    assert abs(int(counted) - int(dead.sum())) <= int(borderline), (int(counted), int(dead.sum()))
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_dead_count_is_the_number_of_near_zero_derivatives(name: str) -> None:
+    module, x = ACTIVATIONS[name](), spread_inputs()
+    kind = classify_activation(module)
+    counted = count_flagged(module(x), kind, module_input=x, module=module)
+    assert counted.dim() == 0
+    slope = derivative(module, x)
+    assert_matches_oracle(counted, slope)
+    assert 0 < int(counted) < len(x)  # the inputs reach both sides
+
+
+@pytest.mark.parametrize("name", list(IN_PLACE))
+def test_in_place_activations_are_counted_from_the_output_or_not_at_all(name: str) -> None:
+    make, invertible = IN_PLACE[name]
+    module, x = make(), spread_inputs()
+    slope = derivative(ACTIVATIONS[name](), x)
+    output = module(x.clone())  # in place: the input is gone
+    counted = count_flagged(output, classify_activation(module), module=module)
+    if invertible:
+        assert_matches_oracle(counted, slope)
+    else:
+        assert torch.isnan(counted)
+
+
+@pytest.mark.parametrize("inplace", [False, True], ids=["relu", "relu_inplace"])
+def test_relu_dead_fraction_is_the_zero_derivative_fraction(inplace: bool) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 64), nn.ReLU(inplace=inplace), nn.Linear(64, 2))
+    x = torch.randn(32, 16)
+    with GradientMonitor(model, updates=False) as monitor:
+        model(x).sum().backward()
+    pre = model[0](x).detach()
+    expected = (derivative(nn.ReLU(), pre) == 0).float().mean().item()
+    assert 0.3 < expected < 0.7
+    assert monitor.to_numpy()["fraction_dead"][0, 0] == pytest.approx(expected, abs=1e-7)
+
+
+@pytest.mark.parametrize("name", [*ACTIVATIONS, "silu_inplace"])
+def test_monitor_dead_fraction_matches_the_oracle(name: str) -> None:
+    """End to end: the monitor's fraction_dead after Linear -> activation, inputs of std 4."""
+    activation = IN_PLACE["silu"][0]() if name == "silu_inplace" else ACTIVATIONS[name]()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 64), activation, nn.Linear(64, 2))
+    x = 4 * torch.randn(32, 16)
+    with GradientMonitor(model, updates=False) as monitor:
+        model(x).sum().backward()
+    fraction = monitor.to_numpy()["fraction_dead"][0, 0]
+    if name == "silu_inplace":
+        assert np.isnan(fraction)  # not measured, rather than a guess
+        return
+    slope = derivative(ACTIVATIONS[name](), model[0](x).detach())
+    dead = (slope.abs() < DEAD_DERIVATIVE_THRESHOLD).float().mean().item()
+    assert fraction == pytest.approx(dead, abs=1.5 / slope.numel())
+
+
+@pytest.mark.parametrize("inplace", [False, True], ids=["leaky", "leaky_inplace"])
+def test_default_leaky_relu_is_never_dead(inplace: bool) -> None:
+    """Slope 0.01 = the threshold: every unit passes back at least 1 % of its gradient."""
+    module = nn.LeakyReLU(inplace=inplace)
+    x = -1.0 - torch.rand(1000, generator=torch.Generator().manual_seed(0))  # all negative
+    counted = count_flagged(module(x.clone()), "leaky_relu", module_input=None, module=module)
+    assert int(counted) == 0
+    assert int(count_flagged(module(x.clone()), "leaky_relu", module_input=x, module=module)) == 0
+    assert (derivative(nn.LeakyReLU(), x).abs() >= DEAD_DERIVATIVE_THRESHOLD).all()
+
+
+def test_dead_regions_are_computed_once_and_checked() -> None:
+    dead_regions.cache_clear()
+    for _ in range(3):
+        count_flagged(torch.randn(10), "gelu", module_input=torch.randn(10), module=nn.GELU())
+    assert dead_regions.cache_info().misses == 1
+    with pytest.raises(ValueError, match="kind must be one of"):
+        count_flagged(torch.randn(3), "softsign")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -10,7 +11,13 @@ import torch
 from torch import nn
 
 from gradlab.diagnosis.diagnose import Finding, Report, Thresholds, diagnose
-from gradlab.diagnosis.flow import depth_group, depth_profile, relative_gradients
+from gradlab.diagnosis.flow import (
+    DepthGroup,
+    depth_group,
+    depth_profile,
+    relative_gradients,
+    vanishing_finding,
+)
 from gradlab.diagnosis.rules import _triage
 from gradlab.monitor.gradient_monitor import GradientMonitor
 
@@ -523,3 +530,27 @@ def test_relative_gradients_match_autograd_and_skip_norms_embeddings_and_zero_we
     for group in groups:
         inside = [values[recording.layers.index(f"{group.name}.{i}")] for i in (0, 2)]
         assert group.value == max(inside) and group.smallest_value == min(inside)
+
+
+def test_vanishing_reports_the_first_group_below_the_threshold_without_numpy_warnings() -> None:
+    """The first group (in forward order) under the error level is named, not the lowest; a
+    group of value 0 between it and the reference raises no division warning (seen on a run
+    that diverged)."""
+
+    def group(name: str, value: float) -> DepthGroup:
+        return DepthGroup(name, value, name, value, name)
+
+    groups = [group("a", 3e-6), group("b", 1e-6), group("c", 0.0), group("d", 0.5), group("e", 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (finding,) = vanishing_finding(groups, Thresholds())
+    assert (finding.layer, finding.severity) == ("a", "error")  # 3e-6 of 'e': below 1e-4
+    assert "of the largest after it (1 at 'e')" in finding.evidence, finding.evidence
+    # below 1e-8 only the group of value 0 is an error, however late
+    (finding,) = vanishing_finding(groups, Thresholds(vanishing_error=1e-8))
+    assert (finding.layer, finding.severity) == ("c", "error")
+    assert "no gradient at all reaches 'c'" in finding.evidence
+    # without it, 'a' is 6e-6 of the largest hidden group 'd': a warning when errors need 1e-8
+    (finding,) = vanishing_finding(groups[:2] + groups[3:], Thresholds(vanishing_error=1e-8))
+    assert (finding.layer, finding.severity) == ("a", "warning")
+    assert "of the largest after it (0.5 at 'd')" in finding.evidence

@@ -144,39 +144,44 @@ def _per_step(ratio: float, span: list[DepthGroup]) -> str:
     return text + (" (a layer outside the blocks counts as one)" if unit == "block" else "")
 
 
-def _fall(values: np.ndarray, stop: int) -> tuple[int, int, float]:
-    """(group, reference, ratio): the group furthest below the largest later one before `stop`.
+def _falls(values: np.ndarray, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ratios, references): each group over the largest group after it and before `stop`.
 
-    The ratio is values[group] / values[reference], reference the largest of the groups after
-    the group and before `stop`; inf when no group has a later one with a positive value.
+    ratios[i] = values[i] / values[references[i]]; inf where no later group has a positive value.
     """
-    best = (0, 0, np.inf)
+    ratios, references = np.full(len(values), np.inf), np.zeros(len(values), dtype=int)
     for i in range(min(stop, len(values)) - 1):
         top = i + 1 + int(np.argmax(values[i + 1 : stop]))
-        if values[top] > 0 and values[i] / values[top] < best[2]:
-            best = (i, top, float(values[i] / values[top]))
-    return best
+        references[i] = top
+        if values[top] > 0:
+            ratios[i] = values[i] / values[top]
+    return ratios, references
 
 
 def vanishing_finding(groups: list[DepthGroup], limits: Thresholds) -> list[Finding]:
-    """A depth group far below a larger group after it: the relative gradient falls with depth.
+    """Depth groups far below a larger group after them: the relative gradient falls with depth.
 
-    Each group is compared with the largest one later in forward order (closer to the loss); the
-    lowest ratio is reported, at the layer with the smallest relative gradient in that group.
-    The output layer (the last group) is a reference at the error level only, as in the update
-    ratio rule: it takes the loss gradient first, and its relative gradient runs 3-250 times
-    above the hidden layers' in the healthy models of the tests (the 250 in a BERT-style model,
-    whose std-0.02 pooler and classifier each pass back about 1/50 of their gradient).
+    Each group is compared with the largest one later in forward order (closer to the loss), and
+    the first group below the threshold is reported (where the problem starts, as for the other
+    rules; the first layer, fed the raw inputs, can sit a little above the second), at the layer
+    with the smallest relative gradient in that group. The output layer (the last group) is a
+    reference at the error level only, as in the update-ratio rule: it takes the loss gradient
+    first, and its relative gradient runs 3-250 times above the hidden layers' in the healthy
+    models of the tests (the 250 in a BERT-style model, whose std-0.02 pooler and classifier each
+    pass back about 1/50 of their gradient).
     """
     values = np.array([g.value for g in groups])
-    low, top, ratio = _fall(values, len(values))  # against every later group, the output's too
-    if ratio < limits.vanishing_error:
-        severity = "error"
-    else:
-        low, top, ratio = _fall(values, len(values) - 1)  # against later hidden groups only
-        if ratio >= limits.vanishing_warning:
+    severity = "error"
+    ratios, references = _falls(values, len(values))  # against every later group
+    below = np.flatnonzero(ratios < limits.vanishing_error)
+    if not len(below):
+        ratios, references = _falls(values, len(values) - 1)  # against later hidden groups
+        below = np.flatnonzero(ratios < limits.vanishing_warning)
+        if not len(below):
             return []
-        severity = "error" if ratio < limits.vanishing_error else "warning"
+        severity = "warning"  # at least the error level: no later group is that far above
+    low = int(below[0])
+    top, ratio = int(references[low]), float(ratios[low])
     group, reference = groups[low], groups[top]
     if ratio > 0:
         measured = f"the relative gradient ||dL/dW||/||W|| of '{group.name}' is "
@@ -192,8 +197,9 @@ def vanishing_finding(groups: list[DepthGroup], limits: Thresholds) -> list[Find
             f"({format_magnitude(reference.value)} at '{reference.name}'): "
             f"{_per_step(ratio, groups[low : top + 1])}"
         )
-        steps = values[low:top] / values[low + 1 : top + 1]  # below 1: falls towards the input
-        fall = int(np.argmin(steps))
+        with np.errstate(divide="ignore", invalid="ignore"):  # a later group may be 0
+            steps = values[low:top] / values[low + 1 : top + 1]  # below 1: falls to the input
+        fall = int(np.argmin(np.where(np.isnan(steps), np.inf, steps)))
         if top - low > 1 and steps[fall] < ratio**0.5:  # most of the fall in one step
             evidence += (
                 f", most of it ({format_factor(steps[fall])}) from '{groups[low + fall].name}' "

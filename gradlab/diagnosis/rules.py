@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from gradlab.diagnosis.activations import activation_findings
 from gradlab.diagnosis.flow import (
     depth_profile,
     exploding_finding,
@@ -64,7 +65,7 @@ def find_problems(
         groups = depth_profile(recording, relative_gradients(recording, rows))
         findings += vanishing_finding(groups, limits)
         findings += exploding_finding(recording, medians, groups, limits)
-        findings += _activations(recording, medians, limits)
+        findings += activation_findings(recording, medians, limits)
         findings += _updates(recording, medians, limits)
         if clip_threshold is not None:
             findings += _clipping(global_norms, clip_threshold, limits)
@@ -174,7 +175,9 @@ def _no_grad(recording: Recording) -> list[Finding]:
         mine = np.flatnonzero(recording.param_layers == index)
         # frozen on purpose (requires_grad False now) is not missing
         missing = [
-            recording.params[i] for i in mine if not has_grad[:, i].any() and not recording.frozen[i]
+            recording.params[i]
+            for i in mine
+            if not has_grad[:, i].any() and not recording.frozen[i]
         ]
         if not missing:
             continue
@@ -195,68 +198,6 @@ def _no_grad(recording: Recording) -> list[Finding]:
                 "differentiable op (argmax, round) between this layer and the loss; delete the "
                 "module if it is unused; to freeze it on purpose call requires_grad_(False).",
             )
-        )
-    return findings
-
-
-def _activations(recording: Recording, medians: dict, limits: Thresholds) -> list[Finding]:
-    names = recording.layers
-    order = list(recording.forward_order) or list(range(len(names)))
-    findings = []
-    std = medians["activation_std"]
-    large = [i for i in order if np.isfinite(std[i]) and std[i] >= limits.activation_std_warning]
-    if large:
-        first, worst = large[0], max(large, key=lambda i: std[i])
-        findings.append(
-            Finding(
-                "large_activations",
-                names[first],
-                severity_of(std[worst], limits.activation_std_warning, limits.activation_std_error),
-                f"output std {format_magnitude(std[first])} at '{names[first]}' (first of "
-                f"{len(large)} layers above {limits.activation_std_warning:g}; largest "
-                f"{format_magnitude(std[worst])} at '{names[worst]}').",
-                "the init scale is too large or a normalization is missing: use He/Xavier init "
-                "and add LayerNorm/BatchNorm; standardize the inputs.",
-            )
-        )
-    rules = (
-        (
-            "dead_units",
-            "fraction_dead",
-            limits.dead_warning,
-            limits.dead_error,
-            "are <= 0, where no gradient flows",
-            "pre-activations are pushed below zero (large negative bias, too-high learning rate, "
-            "bad init): use He init with zero bias, lower the learning rate, or use LeakyReLU/GELU "
-            "which keep a gradient for negative inputs.",
-        ),
-        (
-            "saturation",
-            "fraction_saturated",
-            limits.saturated_warning,
-            limits.saturated_error,
-            "are saturated (derivative below its threshold)",
-            "pre-activations are too large: use Xavier init for sigmoid/tanh, add normalization "
-            "before the activation, standardize inputs, or use a ReLU-family activation in hidden "
-            "layers.",
-        ),
-    )
-    for kind, quantity, warning, error, meaning, fix in rules:
-        fraction = medians[quantity]
-        bad = [i for i in order if np.isfinite(fraction[i]) and fraction[i] >= warning]
-        if not bad:
-            continue
-        # Report where it starts: later layers often inherit the problem from the first one.
-        first, worst = bad[0], max(bad, key=lambda i: fraction[i])
-        others = ", ".join(f"'{names[i]}'" for i in bad[1:6]) + (", ..." if len(bad) > 6 else "")
-        evidence = (
-            f"{fraction[first]:.0%} of the {recording.layer_activations[first]} outputs after "
-            f"'{names[first]}' {meaning}."
-        )
-        if others:
-            evidence += f" Also after {others} ({len(bad)} layers)."
-        findings.append(
-            Finding(kind, names[first], severity_of(fraction[worst], warning, error), evidence, fix)
         )
     return findings
 
