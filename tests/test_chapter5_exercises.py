@@ -21,6 +21,7 @@ from torch import nn
 
 import gradlab
 from gradlab.chapters.ch05_residual import exercise_questions
+from gradlab.diagnosis.flow import depth_profile, relative_gradients
 from gradlab.diagnosis.report import Thresholds
 from gradlab.grading.grade import grade_notebook
 from gradlab.grading.kernel_runner import RunLimits
@@ -301,6 +302,15 @@ def test_the_colleague_model_has_one_leaky_block_and_diagnose_finds_nothing(solv
     assert all(0.95 < value < 1.2 for value in factors.values()), probe.table()
     report = gradlab.diagnose(model, (x, y), loss_fn)
     assert report.findings == [], str(report)
+    # 'one leaky block is far from that': no block's relative gradient is below 1/10 of a later
+    # block's, ten times the rule's 1/100
+    with gradlab.GradientMonitor(model) as monitor:
+        loss_fn(model(x), y).backward()
+    model.zero_grad()
+    recording = monitor.recording()
+    values = [g.value for g in depth_profile(recording, relative_gradients(recording))]
+    lowest = min(values[i] / max(values[i + 1 : -1]) for i in range(len(values) - 2))
+    assert lowest > 10 * Thresholds().vanishing_warning, values
     fixed = namespace["reference_fix"]
     first = namespace["probed_first_block"]
     assert first(fixed) > 1.2 * first(model)
@@ -354,7 +364,7 @@ def test_the_cancelling_branch_in_the_plus_one_question_is_measured():
 def test_the_diagnose_threshold_in_the_question_is_gradlabs():
     question = exercise_questions.EXERCISE_CHECK[5]
     assert Thresholds().vanishing_warning == 1e-2
-    assert "below 0.01 of the largest" in question.choices[question.answer]
+    assert "below 0.01 of the largest later one" in question.choices[question.answer]
 
 
 def test_the_paths_question_counts_two_to_the_depth():

@@ -15,6 +15,8 @@ from torch import nn
 
 import gradlab
 from gradlab.chapters.ch07_monitoring import dashboard, scenarios, tutorial_monitor
+from gradlab.diagnosis.flow import depth_group
+from gradlab.measure.activation_stats import DEAD_DERIVATIVE_THRESHOLD, count_flagged
 from gradlab.training.data import load_digits_split
 from tests.helpers import notebook_cell as shared_notebook_cell
 
@@ -273,3 +275,21 @@ def test_quick_check_names_the_detached_scenarios_layers(batch) -> None:
     layers = [f.layer for f in report.findings if f.kind == "no_grad"]
     assert layers == ["body.linear1", "body.linear2"]
     assert "'body.linear1' and 'body.linear2'" in questions.QUICK_CHECK[0].prompt
+
+
+def test_the_dead_unit_and_vanishing_measures_are_as_the_text_says() -> None:
+    """Sections 3 and 5: a unit is dead when its activation's derivative is below 0.01 (a ReLU's
+    input <= 0, GELU/SiLU/ELU far negative); a default LeakyReLU is never dead; the vanishing rule
+    reads ||dL/dW||/||W|| and counts a numbered block once."""
+    assert DEAD_DERIVATIVE_THRESHOLD == 0.01 and nn.LeakyReLU().negative_slope == 0.01
+    far_negative = torch.full((100,), -8.0)
+    for module, kind in ((nn.GELU(), "gelu"), (nn.SiLU(), "silu"), (nn.ELU(), "elu")):
+        assert count_flagged(module(far_negative), kind, module_input=far_negative) == 100
+    leaky = nn.LeakyReLU()
+    assert count_flagged(leaky(far_negative), "leaky_relu", module_input=far_negative) == 0
+    relu_input = torch.tensor([-1.0, 0.0, 1.0])
+    assert count_flagged(torch.relu(relu_input), "relu") == 1  # live: only the input 1 > 0
+    assert depth_group("layer1.0.conv1") == "layer1.0" and depth_group("h.3.attn") == "h.3"
+    text = (Path(__file__).parents[1] / "paired/notebooks/07_monitoring.py").read_text()
+    assert "\\lVert\\partial\\mathcal{L}/\\partial W\\rVert / \\lVert W\\rVert" in text
+    assert "derivative at its input is below 0.01" in text

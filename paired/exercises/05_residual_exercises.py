@@ -437,8 +437,9 @@ original_model = copy.deepcopy(colleague_model)  # kept aside for the checks of 
 print(gradlab.diagnose(colleague_model, (x, y), loss_fn))
 
 # %% [markdown]
-# `gradlab.diagnose` finds nothing: its rule for vanishing gradients looks for a layer whose
-# gradient is below a hundredth of the largest, and one leaky block is far from that. A probe
+# `gradlab.diagnose` finds nothing: its rule for vanishing gradients looks for a block whose
+# relative gradient $\lVert\partial\mathcal{L}/\partial W\rVert / \lVert W\rVert$ is below a
+# hundredth of the largest later block's, and one leaky block is far from that. A probe
 # across the blocks measures what each block does to the gradient passing through it: its
 # `factor` column is $\lVert\partial\mathcal{L}/\partial(\text{block input})\rVert \,/\,
 # \lVert\partial\mathcal{L}/\partial(\text{block output})\rVert$, about 1 or a little more for a

@@ -15,7 +15,7 @@ from gradlab.ui.quiz import Question
 _BLOCKS = 10  # the residual networks of Exercises 5.1 and 5.2
 _CANCEL_SLOPE, _CANCEL_DEPTH = -0.5, 20  # a branch whose Jacobian is -0.5·I, 20 blocks of it
 _CANCEL_LEFT = gradient_after_layers(1 + _CANCEL_SLOPE, _CANCEL_DEPTH)  # (1 - 0.5)^20
-_VANISHING_WARNING = Thresholds().vanishing_warning  # diagnose's rule: below 1/100 of the largest
+_VANISHING_WARNING = Thresholds().vanishing_warning  # diagnose's rule: below 1/100 of a later block
 
 EXERCISE_CHECK: tuple[Question, ...] = (
     Question(
@@ -108,9 +108,10 @@ EXERCISE_CHECK: tuple[Question, ...] = (
         prompt="Why did gradlab.diagnose report no problem for the colleague's model of "
         "Exercise 5.4?",
         choices=[
-            "Its vanishing rule flags a layer whose gradient is below "
-            f"{format_number(_VANISHING_WARNING)} of the largest; one leaky block loses only "
-            "part of the gradient. A probe across the blocks shows each block's factor.",
+            "Its vanishing rule flags a block whose relative gradient ‖∂L/∂W‖/‖W‖ is below "
+            f"{format_number(_VANISHING_WARNING)} of the largest later one; one leaky block "
+            "loses only part of the gradient. A probe across the blocks shows each block's "
+            "factor.",
             "diagnose cannot run on models with in-place ReLUs",
             "The bug does not change the gradient at all",
         ],
