@@ -103,9 +103,9 @@ LOSS_FNS = {"resnet18_style": nn.CrossEntropyLoss(), "lstm_lm": token_cross_entr
 #   about 3 % of their norm per step, above 0.03 (measured over seeds 0-3: BERT's std-0.02
 #   attention query 0.033-0.034 in every seed; GPT-2's residual c_proj, std 0.02/sqrt(8),
 #   0.032 in seed 1 only).
-# - vanishing in bert_style after training: its std-0.02 pooler passes back about 1/50 of the
-#   gradient it receives, so the encoder's relative gradient is 0.012-0.018 of the pooler's after
-#   50 steps (seeds 0-5; 0.017-0.025 at init), near the 1e-2 warning level.
+# - vanishing in bert_style after training: behind its std-0.02 pooler the encoder's relative
+#   gradient is 0.012-0.018 of the pooler's after 50 steps (seeds 0-5; 0.017-0.025 at init), near
+#   the 1e-2 warning level.
 EXPECTED_WARNINGS = {
     ("gpt2_style", "trained"): {"bad_update_ratio"},
     ("bert_style", "trained"): {"vanishing", "bad_update_ratio"},
