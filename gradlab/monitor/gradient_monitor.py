@@ -59,7 +59,7 @@ LAYER_QUANTITIES = (
     "output_grad_rms",  # the same divided by sqrt(number of elements): comparable across layers
     "activation_mean",
     "activation_std",
-    "fraction_dead",  # of the ReLU-family module right after the layer
+    "fraction_dead",  # units after the layer whose activation derivative |f'(x)| < 0.01
     "fraction_saturated",  # of the sigmoid/tanh module right after the layer
     "update_ratio",  # ||delta theta|| / ||theta|| across optimizer.step
     "called",  # 1 if the layer's forward ran in the step
