@@ -118,13 +118,17 @@ def model_loss(output: object) -> torch.Tensor:
 
 @contextmanager
 def _gradients_set_aside(model: nn.Module) -> Iterator[None]:
-    """Clear every trainable parameter's .grad for the block and put the old ones back after.
+    """Clear every trainable parameter's .grad for the block and put the old ones back after,
+    with the model's buffers (BatchNorm running statistics) as they were.
 
     Cleared so that "no gradient" means none from this batch; restored also on error, so a
-    diagnosis in the middle of training leaves the learner's accumulated gradients as they were.
+    diagnosis in the middle of training leaves the learner's accumulated gradients and the
+    model's eval-mode behaviour as they were.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     saved = [p.grad for p in params]
+    # The forward pass in train mode moves BatchNorm running statistics: put them back too.
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
     for p in params:
         p.grad = None
     try:
@@ -132,6 +136,9 @@ def _gradients_set_aside(model: nn.Module) -> Iterator[None]:
     finally:
         for p, grad in zip(params, saved, strict=True):
             p.grad = grad
+        with torch.no_grad():
+            for buffer, copy in buffers:
+                buffer.copy_(copy)
 
 
 def _sgd_update_ratios(model: nn.Module, recording: Recording, lr: float) -> np.ndarray:

@@ -26,6 +26,7 @@ records), part of a model (`layers=`).
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from functools import partial
 from types import TracebackType
@@ -166,7 +167,10 @@ class GradientMonitor:
         self._handles = HookHandles()
         self._step_handles = HookHandles()  # hooks present only on recorded steps
         self._attached = False
-        self._optimizers: dict[tuple[int, int], bool] = {}
+        # weakly keyed by the optimizer: a freed optimizer's id() is reused by the next one made
+        self._optimizers: weakref.WeakKeyDictionary[torch.optim.Optimizer, tuple[int, bool]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._trainable: list[bool] = []  # requires_grad of each parameter when hooks went in
 
     # ----------------------------------------------------------------- attach / detach
@@ -594,13 +598,13 @@ class GradientMonitor:
 
     def _owns(self, optimizer: torch.optim.Optimizer) -> bool:
         """Whether `optimizer` updates any watched parameter (cached per param-group layout)."""
-        layout = (id(optimizer), sum(len(g["params"]) for g in optimizer.param_groups))
-        owned = self._optimizers.get(layout)
-        if owned is None:
+        size = sum(len(g["params"]) for g in optimizer.param_groups)
+        cached = self._optimizers.get(optimizer)
+        if cached is None or cached[0] != size:
             watched = {id(p) for p in self._params}
             owned = any(id(p) in watched for g in optimizer.param_groups for p in g["params"])
-            self._optimizers[layout] = owned
-        return owned
+            cached = self._optimizers[optimizer] = (size, owned)
+        return cached[1]
 
     def _end_of_step(self, *, unscaled: bool = False) -> None:
         """The step's gradients are complete: record them (once) and end the step."""

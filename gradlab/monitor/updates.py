@@ -9,6 +9,7 @@ A sampled view (evenly spaced contiguous chunks) keeps the snapshot small. Used 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from functools import cache
 
@@ -35,13 +36,28 @@ def _chunk_spacing(size: int, chunks: int) -> int:
     return spacing
 
 
+def flat_view(param: torch.Tensor) -> torch.Tensor:
+    """All elements of `param` as a 1-d tensor sharing its memory, in memory order.
+
+    A channels_last conv weight is not contiguous, so reshape(-1) would copy it, and a copy does
+    not see the optimizer's in-place update (the ratio would read 0). Permuting the dimensions by
+    decreasing stride makes any dense layout contiguous; the norms do not depend on the order.
+    A layout with gaps or overlaps still gives a copy (UpdateTracker then reads it afresh).
+    """
+    tensor = param.detach()
+    if not tensor.is_contiguous():
+        order = sorted(range(tensor.dim()), key=tensor.stride, reverse=True)
+        tensor = tensor.permute(order)
+    return tensor.reshape(-1)
+
+
 def sampled_view(param: torch.Tensor, sample: int | None) -> torch.Tensor:
     """A view of about `sample` elements of `param`, in evenly spaced contiguous chunks.
 
     Chunks (not single strided elements) keep the read cheap: picking every k-th element would
     still touch every cache line of the parameter. All elements when sample is None.
     """
-    flat = param.detach().reshape(-1)
+    flat = flat_view(param)
     size = flat.numel()
     if sample is None or size <= max(sample, 2 * SAMPLE_CHUNK):
         return flat
@@ -67,7 +83,12 @@ class UpdateTracker:
         self.params, self.sample = params, sample
         self._index = {id(params[i]): i for i in tracked}
         self._views: dict[int, tuple[int, torch.Tensor]] = {}
-        self._optimizer_indices: dict[int, tuple[int, list[int]]] = {}
+        # Keyed by the optimizer itself, weakly: an id() is reused by the next optimizer made
+        # after one is freed (a fresh optimizer per training phase), and it would inherit the
+        # old one's parameters.
+        self._optimizer_indices: weakref.WeakKeyDictionary[
+            torch.optim.Optimizer, tuple[int, list[int]]
+        ] = weakref.WeakKeyDictionary()
         self._pending: Callable[[], StepBuffer | None] = lambda: None
 
     def attach(self, pending: Callable[[], StepBuffer | None]) -> list[RemovableHandle]:
@@ -83,14 +104,17 @@ class UpdateTracker:
         param = self.params[index]
         cached = self._views.get(index)
         if cached is None or cached[0] != param.data_ptr():
-            cached = (param.data_ptr(), sampled_view(param, self.sample))
+            view = sampled_view(param, self.sample)
+            if view.untyped_storage().data_ptr() != param.untyped_storage().data_ptr():
+                return view  # a copy, not a view: read afresh each time, never cached
+            cached = (param.data_ptr(), view)
             self._views[index] = cached
         return cached[1]
 
     def _indices(self, optimizer: torch.optim.Optimizer) -> list[int]:
         """Tracked parameters this optimizer updates (cached while its param groups stay)."""
         size = sum(len(group["params"]) for group in optimizer.param_groups)
-        cached = self._optimizer_indices.get(id(optimizer))
+        cached = self._optimizer_indices.get(optimizer)
         if cached is None or cached[0] != size:
             found = [
                 i
@@ -99,7 +123,7 @@ class UpdateTracker:
                 if (i := self._index.get(id(p))) is not None
             ]
             cached = (size, found)
-            self._optimizer_indices[id(optimizer)] = cached
+            self._optimizer_indices[optimizer] = cached
         return cached[1]
 
     def _groups(self, indices: list[int]) -> list[tuple[list[int], list[torch.Tensor]]]:
