@@ -219,3 +219,15 @@ def test_exact_update_ratios_with_two_optimizers_over_steps_and_a_new_group() ->
     assert np.isnan(ratio[0, 2])  # step 0: no optimizer updates the head
     expected[0][2] = np.nan
     np.testing.assert_allclose(ratio, np.asarray(expected), rtol=1e-4)
+
+
+def test_dead_fraction_is_exact_for_an_output_too_large_for_the_kept_buffer() -> None:
+    """Above the monitor's scratch limit (2**20 elements) the count uses a fresh temporary."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 1 << 16), nn.ReLU())
+    x = torch.randn(20, 4)  # 20 x 65536 = 1.3 million outputs
+    with GradientMonitor(model, activation_sample=None, updates=False) as monitor:
+        model(x).mean().backward()
+    with torch.no_grad():
+        expected = (model(x) <= 0).double().mean().item()
+    assert monitor.to_numpy()["fraction_dead"][0, 0] == pytest.approx(expected, abs=1e-12)
