@@ -235,13 +235,17 @@ for every in (1, 10):
 #
 # How `diagnose` judges the second row: for each layer it measures the *relative gradient*
 # $\lVert\partial\mathcal{L}/\partial W\rVert / \lVert W\rVert$, how far one plain SGD step
-# (learning rate 1) would move the layer's weights relative to their size. A layer whose relative
-# gradient is a small fraction of a later layer's learns that many times slower at any learning
-# rate: a vanishing gradient. Being a ratio, it does not care how large a layer's output is (a
-# conv layer whose map is average-pooled gets a tiny gradient per pixel, but its weights sum
-# them all). Normalisation layers and embeddings are left out, and the layers of a numbered block
-# such as `layer1.0` or `h.3` count once, at their largest: parts that are small by construction
-# (a block's attention query and key at initialisation) raise no alarm.
+# (learning rate 1) would move the layer's weights relative to their size. Under plain SGD a
+# layer whose relative gradient is a small fraction of a later layer's learns that many times
+# slower at any learning rate: a vanishing gradient. `diagnose` warns when a layer's is below
+# 1/100 of the largest among the later hidden layers, and reports an error below 1/10,000 of any
+# later layer's, the output layer's included (it takes the loss gradient first, and in some
+# healthy networks its relative gradient runs far above the hidden layers'). Measured on the weights, it hardly depends on how many elements a
+# layer's output has (a conv layer whose map is average-pooled gets a tiny gradient per pixel,
+# but its weight gradient sums them all). Normalisation layers and embeddings are left out, and
+# the layers of a numbered block such as `layer1.0` or `h.3` count once, at their largest: parts
+# that are small by construction (a block's attention query and key at initialisation) raise no
+# alarm.
 #
 # `gradlab.chapters.ch07_monitoring.scenarios` holds each row as data: a broken set-up, its fixed twin, and the finding
 # `diagnose` should report and where. The loop below builds each broken model, diagnoses it,
@@ -384,11 +388,16 @@ for name, run in histogram_runs.items():
 
 # %% [markdown]
 # The exact zeros, layer by layer, and the monitor's own dead-unit measure for the healthy run —
-# the share of each hidden layer's units through which no gradient flows back, median over its
-# last 20 steps (the diagnosis warns at 90 %). A unit counts as dead when the activation's
-# derivative at its input is below 0.01: for a ReLU, an input $\le 0$ (the derivative is 0);
-# for GELU, SiLU or ELU, an input far on the negative side. A LeakyReLU with slope 0.01 always
-# passes 1 % back and is never dead. Digits from the machine these outputs were stored on:
+# the share of each hidden layer's outputs (every unit on every example of the batch) through
+# which no gradient flows back, median over its last 20 steps (the diagnosis warns at 90 %). A
+# unit counts as dead on an example when the activation's derivative at its input is below 0.01:
+# for a ReLU, an input $\le 0$ (the derivative is 0); for ELU, an input below
+# $\ln 0.01 \approx -4.6$; for GELU and SiLU, an input far on the negative side (below about
+# $-3.1$ and $-6.3$) or in the narrow band around where their slope crosses 0 (near $-0.75$ and
+# $-1.28$). A LeakyReLU with slope 0.01 always passes 1 % back and is never dead, but it is no
+# cure for the bias of −10 of section 3: swapped in for that model's ReLUs, the units after
+# `linear3` (all with inputs below 0) pass back only 1 % of the gradient they receive to every
+# layer below them. Digits from the machine these outputs were stored on:
 
 # %% tags=["nbval-ignore-output"]
 for name, run in histogram_runs.items():
@@ -397,7 +406,7 @@ for name, run in histogram_runs.items():
     print(f"{name:>12}: exactly 0 per layer (first to last): {shares}")
 off = np.nanmedian(histogram_runs["healthy"].fraction_dead[-20:, :-1], axis=0)
 shares = ", ".join(formatting.format_percent(v) for v in off)
-print(f"     healthy: dead ReLU units (input <= 0) per hidden layer: {shares}")
+print(f"     healthy: ReLU outputs counted dead (input <= 0) per hidden layer: {shares}")
 
 # %% [markdown]
 # About half of each hidden layer's outputs are 0, yet if each unit were off for a random half of

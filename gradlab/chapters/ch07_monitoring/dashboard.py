@@ -99,9 +99,9 @@ class DashboardRun:
     losses: (steps run,) training loss per step; the run stops after the first non-finite loss.
     layer_grad_norms, update_ratios: (steps run, layers) from the monitor's history; NaN where a
     layer had no gradient or took no update (the step that stopped the run takes none).
-    fraction_dead: (steps run, layers) the share of the units after each layer whose activation
-    derivative is (nearly) zero: |f'(x)| < 0.01, for ReLU inputs <= 0 (NaN for layers not
-    followed by a ReLU-family activation).
+    fraction_dead: (steps run, layers) the share of the outputs after each layer (units x
+    examples of the batch) where the activation's derivative is (nearly) zero: |f'(x)| < 0.01,
+    for ReLU inputs <= 0 (NaN for layers not followed by a ReLU-family activation).
     """
 
     scenario: str

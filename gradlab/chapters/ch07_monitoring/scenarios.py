@@ -238,7 +238,7 @@ SCENARIOS: dict[str, Scenario] = {
             "a large negative bias (-10) switches the ReLUs after the third Linear layer off",
             broken=Setup(make_dead_relu_mlp),
             fixed=Setup(_he),
-            fix="zero bias (He init), or LeakyReLU",
+            fix="zero bias (He init)",
             kind="dead_units",
             layer="linear3",
         ),
