@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import torch
 import torch.distributed as dist
@@ -77,6 +78,17 @@ def worker(rank: int, port: int, out: str, all_ranks: bool) -> None:
         )
     finally:
         dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_process_left_behind() -> object:
+    """mp.spawn starts multiprocessing's resource tracker, which would outlive these tests (and
+    fail tests/test_grade.py's check that grading leaves no child process): stop it after them."""
+    yield
+    from multiprocessing import resource_tracker
+
+    resource_tracker._resource_tracker._stop()
+    assert [p for p in psutil.Process().children(recursive=True) if p.status() != "zombie"] == []
 
 
 def free_port() -> int:
