@@ -58,7 +58,7 @@ class Thresholds:
     global_norm_error: float = 1e3
     activation_std_warning: float = 1e2
     activation_std_error: float = 1e4
-    dead_warning: float = 0.9  # fraction of ReLU-family outputs <= 0
+    dead_warning: float = 0.9  # fraction of activation outputs with |f'(x)| < 0.01
     dead_error: float = 0.99
     saturated_warning: float = 0.5  # fraction of sigmoid/tanh outputs with f' below threshold
     saturated_error: float = 0.9
