@@ -66,6 +66,7 @@ LAYER_QUANTITIES = (
     "called",  # 1 if the layer's forward ran in the step
 )
 STEP_MODES = ("forward", "optimizer", "manual")
+SCRATCH_LIMIT = 1 << 20  # elements: larger hook temporaries are not kept between steps
 STORE_BATCH = 16  # closed steps turned into history rows together (cheaper when cache is warm)
 
 
@@ -166,6 +167,7 @@ class GradientMonitor:
         self._last_layer: int | None = None
         self._handles = HookHandles()
         self._step_handles = HookHandles()  # hooks present only on recorded steps
+        self._scratch_buffers: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
         self._attached = False
         # weakly keyed by the optimizer: a freed optimizer's id() is reused by the next one made
         self._optimizers: weakref.WeakKeyDictionary[torch.optim.Optimizer, tuple[int, bool]] = (
@@ -460,6 +462,22 @@ class GradientMonitor:
         """Activation statistics use at most this many leading elements of an output."""
         return math.inf if self.activation_sample is None else self.activation_sample
 
+    def _scratch(self, like: torch.Tensor) -> torch.Tensor | None:
+        """A kept buffer shaped like `like` (same dtype and device) for a hook's temporary.
+
+        One per device and dtype, shared by the hooks (they run one after another); None above
+        SCRATCH_LIMIT elements, so a large unsampled output does not stay allocated.
+        """
+        size = like.numel()
+        if size > SCRATCH_LIMIT:
+            return None
+        key = (like.device, like.dtype)
+        buffer = self._scratch_buffers.get(key)
+        if buffer is None or buffer.numel() < size:
+            buffer = torch.empty(size, dtype=like.dtype, device=like.device)
+            self._scratch_buffers[key] = buffer
+        return buffer[:size].view(like.shape)
+
     def _layer_hook(self, index: int) -> Callable[[nn.Module, tuple, object], None]:
         """The forward hook of layer `index`: activation sums and its output-gradient hook."""
         activations, output_grads = self.activations, self.output_grads
@@ -498,6 +516,7 @@ class GradientMonitor:
         """The forward hook of an activation module: its dead or saturated count."""
         limit, layer_activation = self._sample_limit(), self._layer_activation
         saturation, live = kind in ("sigmoid", "tanh"), kind == "relu"
+        scratch = self._scratch
 
         def on_activation_output(module: nn.Module, args: tuple, output: object) -> None:
             # The activation is attributed to the layer that ran just before it (Linear -> ReLU).
@@ -521,9 +540,12 @@ class GradientMonitor:
             pending.flag_sizes.append(size)
             pending.flag_saturation.append(saturation)
             pending.flag_live.append(live)
-            # ReLU outputs are >= 0, so sign() is 1 where alive: count_flagged's kernel, inlined.
+            # ReLU outputs are >= 0, so sign() is 1 where alive: count_flagged's kernel, inlined,
+            # writing into a kept scratch buffer (a fresh temporary per hook lands on new pages
+            # once the kept results fragment the heap, and costs more than the kernels).
             if live:
-                pending.flag_values.append(out.sign().sum())
+                signs = torch.sign(out, out=scratch(out))  # out=None: a fresh tensor
+                pending.flag_values.append(signs.sum(dtype=torch.float32))  # exact to 2**24
             else:
                 pending.flag_values.append(
                     count_flagged(out, kind, module_input=inp, module=module)
@@ -544,7 +566,8 @@ class GradientMonitor:
         grad = grad_outputs[output_nr]
         if pending is not self._pending or grad is None:
             return
-        self._on_backward(pending)
+        if not pending.callback_queued:  # _on_backward's own check, without the call
+            self._on_backward(pending)
         pending.grad_out_layers.append(index)
         pending.grad_out_sizes.append(size)
         grad = grad.detach()
