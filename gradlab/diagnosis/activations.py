@@ -88,7 +88,7 @@ def _fraction_finding(
     activation = recording.layer_activations[first]
     others = ", ".join(f"'{names[i]}'" for i in bad[1:6]) + (", ..." if len(bad) > 6 else "")
     evidence = (
-        f"{fraction[first]:.0%} of the {ACTIVATION_NAMES.get(activation, activation)} units "
+        f"{fraction[first]:.0%} of the {ACTIVATION_NAMES.get(activation, activation)} outputs "
         f"after '{names[first]}' {_meaning(kind, activation)}."
     )
     if others:

@@ -213,9 +213,10 @@ for every in (1, 10):
 
 # %% [markdown]
 # On a model this tiny a step takes about a millisecond or less, so the hooks' fixed cost shows;
-# on a real model it is a small share of the step (the README's performance table: about 1.15x
-# with everything recorded on every step of a 20-layer MLP, 1.01–1.02x on every 10th). Recording
-# every 10th step costs less than every step, whatever the model.
+# on a real model it is a small share of the step (the README's performance table: 1.17–1.20x
+# with everything recorded on every step of a 20-layer MLP, the most of its five models, and
+# 1.02–1.03x on every 10th). Recording every 10th step costs less than every step, whatever the
+# model.
 #
 # `gradlab.diagnose(model, (x, y), loss_fn)` is the one-batch version: one forward and backward
 # pass under a monitor, the same rules, nothing updated. That is what the next section uses.
