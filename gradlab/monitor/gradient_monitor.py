@@ -25,9 +25,7 @@ records), part of a model (`layers=`).
 
 from __future__ import annotations
 
-import math
 import weakref
-from collections.abc import Callable
 from functools import partial
 from types import TracebackType
 
@@ -38,7 +36,6 @@ from torch import nn
 
 from gradlab.diagnosis.report import Report, Thresholds
 from gradlab.diagnosis.rules import find_problems
-from gradlab.measure.activation_stats import count_flagged
 from gradlab.measure.hooks import (
     HookHandles,
     first_floating,
@@ -47,9 +44,11 @@ from gradlab.measure.hooks import (
 )
 from gradlab.measure.host import norms, to_numpy
 from gradlab.monitor.history import History, NonFiniteEvent, Recording
+from gradlab.monitor.layer_hooks import LayerHooks
 from gradlab.monitor.layers import LayerSelection, find_layers
 from gradlab.monitor.scaling import GRADIENT_EVENTS, ScalerWatch
 from gradlab.monitor.step import StepBuffer
+from gradlab.monitor.step_modes import StepEnds
 from gradlab.monitor.updates import UpdateTracker
 from gradlab.monitor.wrapping import COMPILED_MESSAGE, process_rank, unwrap
 
@@ -66,11 +65,10 @@ LAYER_QUANTITIES = (
     "called",  # 1 if the layer's forward ran in the step
 )
 STEP_MODES = ("forward", "optimizer", "manual")
-SCRATCH_LIMIT = 1 << 20  # elements: larger hook temporaries are not kept between steps
 STORE_BATCH = 16  # closed steps turned into history rows together (cheaper when cache is warm)
 
 
-class GradientMonitor:
+class GradientMonitor(LayerHooks, StepEnds):
     """Record per-layer gradient flow every `every` training steps of any nn.Module.
 
     A step is one forward call of `model` with gradients enabled (calls under torch.no_grad(),
@@ -197,17 +195,6 @@ class GradientMonitor:
         if self._updates is not None:
             self._handles.extend(self._updates.attach(lambda: self._pending))
         return self
-
-    def step(self) -> None:
-        """End the current training step (step_on="manual"): call it after the step's last
-        backward and before optimizer.step(), so the accumulated gradient is the one recorded."""
-        if self.step_on != "manual":
-            raise RuntimeError(
-                f"monitor.step() is for step_on='manual'; this monitor has step_on="
-                f"{self.step_on!r}, where steps are counted for you"
-            )
-        if self._attached and self._active:
-            self._end_of_step()
 
     def detach(self) -> None:
         """Remove every hook and store the pending steps; safe to call twice."""
@@ -456,103 +443,6 @@ class GradientMonitor:
     def _remove_step_hooks(self) -> None:
         self._step_handles.remove_all()
 
-    # The forward hooks run ~40 times per recorded step, so they are closures over their layer's
-    # constants with the common case (a single contiguous output tensor) inlined.
-    def _sample_limit(self) -> float:
-        """Activation statistics use at most this many leading elements of an output."""
-        return math.inf if self.activation_sample is None else self.activation_sample
-
-    def _scratch(self, like: torch.Tensor) -> torch.Tensor | None:
-        """A kept buffer shaped like `like` (same dtype and device) for a hook's temporary.
-
-        One per device and dtype, shared by the hooks (they run one after another); None above
-        SCRATCH_LIMIT elements, so a large unsampled output does not stay allocated.
-        """
-        size = like.numel()
-        if size > SCRATCH_LIMIT:
-            return None
-        key = (like.device, like.dtype)
-        buffer = self._scratch_buffers.get(key)
-        if buffer is None or buffer.numel() < size:
-            buffer = torch.empty(size, dtype=like.dtype, device=like.device)
-            self._scratch_buffers[key] = buffer
-        return buffer[:size].view(like.shape)
-
-    def _layer_hook(self, index: int) -> Callable[[nn.Module, tuple, object], None]:
-        """The forward hook of layer `index`: activation sums and its output-gradient hook."""
-        activations, output_grads = self.activations, self.output_grads
-        limit = self._sample_limit()
-        vector_norm, on_output_grad = torch.linalg.vector_norm, self._on_output_grad
-
-        def on_layer_output(module: nn.Module, args: tuple, output: object) -> None:
-            pending = self._pending
-            if pending is None or pending.forward_done:
-                return
-            self._last_layer = index
-            pending.called.append(index)
-            out = output if isinstance(output, torch.Tensor) else first_tensor(output)
-            if out is None or not out.is_floating_point():
-                return
-            if activations:
-                values = out.detach()
-                size = values.numel()
-                if size > limit and values.is_contiguous():
-                    values, size = values.view(-1)[:limit], limit
-                pending.act_layers.append(index)
-                pending.act_sizes.append(size)
-                # sum and L2 norm are single fast kernels; mean and std follow on the host.
-                if values.element_size() < 4:  # float16/bfloat16 under autocast: sum in float32
-                    wide = torch.float32
-                    pending.act_values += (values.sum(dtype=wide), vector_norm(values, dtype=wide))
-                else:
-                    pending.act_values += (values.sum(), vector_norm(values))
-            if output_grads and out.requires_grad:
-                hook = partial(on_output_grad, pending, index, out.numel(), out.output_nr)
-                pending.tensor_hooks.append(register_gradient_hook(out, hook))
-
-        return on_layer_output
-
-    def _activation_hook(self, kind: str) -> Callable[[nn.Module, tuple, object], None]:
-        """The forward hook of an activation module: its dead or saturated count."""
-        limit, layer_activation = self._sample_limit(), self._layer_activation
-        saturation, live = kind in ("sigmoid", "tanh"), kind == "relu"
-        scratch = self._scratch
-
-        def on_activation_output(module: nn.Module, args: tuple, output: object) -> None:
-            # The activation is attributed to the layer that ran just before it (Linear -> ReLU).
-            pending, index = self._pending, self._last_layer
-            if pending is None or index is None or pending.forward_done:
-                return
-            out = output if isinstance(output, torch.Tensor) else first_tensor(output)
-            if out is None:
-                return
-            out = out.detach()
-            size = out.numel()
-            inp = None if live else first_tensor(args)
-            if inp is not None and (inp.data_ptr() == out.data_ptr() or inp.numel() != size):
-                inp = None  # ran in place: the input is gone
-            if size > limit and out.is_contiguous():
-                out, size = out.view(-1)[:limit], limit
-                if inp is not None:
-                    inp = inp.detach().reshape(-1)[:limit] if inp.is_contiguous() else None
-            layer_activation[index] = kind
-            pending.flag_layers.append(index)
-            pending.flag_sizes.append(size)
-            pending.flag_saturation.append(saturation)
-            pending.flag_live.append(live)
-            # ReLU outputs are >= 0, so sign() is 1 where alive: count_flagged's kernel, inlined,
-            # writing into a kept scratch buffer (a fresh temporary per hook lands on new pages
-            # once the kept results fragment the heap, and costs more than the kernels).
-            if live:
-                signs = torch.sign(out, out=scratch(out))  # out=None: a fresh tensor
-                pending.flag_values.append(signs.sum(dtype=torch.float32))  # exact to 2**24
-            else:
-                pending.flag_values.append(
-                    count_flagged(out, kind, module_input=inp, module=module)
-                )
-
-        return on_activation_output
-
     # ----------------------------------------------------------------- backward
     def _on_backward(self, pending: StepBuffer, grad_outputs: object = None) -> None:
         if pending is self._pending and not pending.callback_queued:
@@ -602,46 +492,3 @@ class GradientMonitor:
         pending.backward_done = True
         if self._scaler is not None:
             self._scaler.remember(pending.step, unscaled=False)
-
-    # ----------------------------------------------------------------- step_on optimizer / manual
-    def _on_optimizer(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
-        """Global optimizer pre-step hook: an optimizer updating watched parameters ends a step."""
-        if self._owns(optimizer):
-            self._end_of_step()
-
-    def _on_scaler_step(self, optimizer: torch.optim.Optimizer, unscaled: bool) -> None:
-        """GradScaler.step(optimizer), which skips optimizer.step() when gradients overflow."""
-        if self.step_on == "optimizer" and self._owns(optimizer):
-            self._end_of_step(unscaled=unscaled)
-
-    def _recorded_step(self) -> int | None:
-        """The step being recorded, if its gradients are in (for the scaler's verdict on it)."""
-        pending = self._pending
-        return pending.step if pending is not None and pending.backward_done else None
-
-    def _owns(self, optimizer: torch.optim.Optimizer) -> bool:
-        """Whether `optimizer` updates any watched parameter (cached per param-group layout)."""
-        size = sum(len(g["params"]) for g in optimizer.param_groups)
-        cached = self._optimizers.get(optimizer)
-        if cached is None or cached[0] != size:
-            watched = {id(p) for p in self._params}
-            owned = any(id(p) in watched for g in optimizer.param_groups for p in g["params"])
-            cached = self._optimizers[optimizer] = (size, owned)
-        return cached[1]
-
-    def _end_of_step(self, *, unscaled: bool = False) -> None:
-        """The step's gradients are complete: record them (once) and end the step."""
-        if not self._stepped:  # a second optimizer in the same step is the same step
-            self._stepped = True
-            self.steps_seen += 1
-        pending = self._pending
-        if pending is None or pending.backward_done:
-            return
-        for index, param in enumerate(self._params):
-            if param.grad is not None:
-                pending.grad_params.append(index)
-                pending.grad_group.append(param.grad)
-        pending.norm_gradients()
-        pending.backward_done = True
-        if self._scaler is not None:
-            self._scaler.remember(pending.step, unscaled=unscaled)
