@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
+from helpers import findings_of as find
 from torch import nn
 
 from gradlab.diagnosis.diagnose import Finding, Report, Thresholds, diagnose
@@ -120,10 +121,6 @@ def negative_bias_mlp() -> nn.Sequential:
     with torch.no_grad():
         model[4].bias.fill_(-10.0)  # every unit after the third Linear is dead
     return model
-
-
-def find(report: Report, kind: str) -> list[Finding]:
-    return [f for f in report.findings if f.kind == kind]
 
 
 BROKEN = {

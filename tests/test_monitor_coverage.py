@@ -15,16 +15,13 @@ import copy
 import numpy as np
 import pytest
 import torch
+from helpers import findings_of as find
 from torch import nn
 
 import gradlab
 from gradlab import GradientMonitor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def find(report: gradlab.Report, kind: str) -> list[gradlab.Finding]:
-    return [f for f in report.findings if f.kind == kind]
 
 
 # ----------------------------------------------------------------- 1. where a NaN/inf is blamed

@@ -9,14 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import findings_of as find
 from torch import nn
 
 import gradlab
 from gradlab import GradientMonitor
-
-
-def find(report: gradlab.Report, kind: str) -> list[gradlab.Finding]:
-    return [f for f in report.findings if f.kind == kind]
 
 
 # ----------------------------------------------------------------- channels_last conv weights

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import findings_of as find
 from torch import nn
 
 import gradlab
@@ -20,10 +21,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 WIDTH = 32
 LOSS = nn.CrossEntropyLoss()
-
-
-def find(report: gradlab.Report, kind: str) -> list[gradlab.Finding]:
-    return [f for f in report.findings if f.kind == kind]
 
 
 def batch(seed: int = 1, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

@@ -109,8 +109,7 @@ def depth_profile(recording: Recording, values: np.ndarray) -> list[DepthGroup]:
         recording: what a GradientMonitor measured (layer names, types, forward order).
         values: one relative gradient per layer (relative_gradients), NaN where unknown.
     """
-    order = list(recording.forward_order) or list(range(len(recording.layers)))
-    order += [i for i in range(len(recording.layers)) if i not in order]
+    order = recording.layers_in_forward_order()
     members: dict[str, list[int]] = {}
     for index in order:
         kind = recording.layer_types[index]
@@ -234,8 +233,7 @@ def output_gradient_profile(recording: Recording, medians: dict) -> tuple[list[i
     uniformly too-large init grows the activations and the gradients together, so the relative
     gradient stays flat (x1.03 across Chapter 7's too-large-init MLP) while this grows x3941.
     """
-    order = list(recording.forward_order) or list(range(len(recording.layers)))
-    order += [i for i in range(len(recording.layers)) if i not in order]
+    order = recording.layers_in_forward_order()
     values = medians["output_grad_norm"]
     if np.isfinite(values).sum() < 2:
         values = medians["layer_grad_norm"]

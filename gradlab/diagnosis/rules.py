@@ -99,8 +99,7 @@ def _triage(findings: list[Finding], recording: Recording) -> list[Finding]:
     A cause leads even as a warning: inputs x255 give large activations at the first layer (a
     warning) and, from them, exploding gradients further on (an error); fixing the first fixes both.
     """
-    forward = list(recording.forward_order)
-    forward += [i for i in range(len(recording.layers)) if i not in forward]
+    forward = recording.layers_in_forward_order()
     position = {recording.layers[i]: rank for rank, i in enumerate(forward)}
 
     def key(finding: Finding) -> tuple[int, int, int]:

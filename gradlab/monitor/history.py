@@ -132,6 +132,12 @@ class Recording:
     steps_seen: int
     every: int
 
+    def layers_in_forward_order(self) -> list[int]:
+        """Layer indices in the order their forward ran, then the layers never seen running."""
+        order = list(self.forward_order)
+        seen = set(order)
+        return order + [i for i in range(len(self.layers)) if i not in seen]
+
     def to_dict(self) -> dict[str, object]:
         """The history as plain lists, plus names and the non-finite event."""
         event = self.non_finite

@@ -11,6 +11,7 @@ Used by gradlab.monitor.gradient_monitor.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import torch
 from torch import nn
@@ -38,6 +39,7 @@ class Unwrapped:
     distributed: bool  # DistributedDataParallel: gradients are all-reduced in backward
 
 
+@cache
 def _fsdp_classes() -> tuple[type, ...]:
     """FSDP's module classes in this torch build (none when torch.distributed is missing)."""
     if not torch.distributed.is_available():
@@ -62,8 +64,8 @@ def unwrap(model: nn.Module) -> Unwrapped:
     """Peel DataParallel, DistributedDataParallel and torch.compile wrappers off `model`."""
     compiled = distributed = False
     inner = model
+    fsdp = _fsdp_classes()
     while True:
-        fsdp = _fsdp_classes()
         if fsdp and (isinstance(inner, fsdp) or any(isinstance(m, fsdp) for m in inner.modules())):
             raise NotImplementedError(FSDP_MESSAGE)
         if _is_compiled(inner):
